@@ -1,0 +1,162 @@
+//! Compiles snmalloc (from the pinned `snmalloc-sys` registry package) and our
+//! C++ glue in `shim/` with the configuration the product needs.
+//! vendor/snmalloc/README.md explains every choice made here.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=shim");
+    println!("cargo:rerun-if-env-changed=SNMALLOC_SYS_SRC");
+    println!("cargo:rerun-if-env-changed=SNMALLOC_RS_SKIP_CXX");
+    println!("cargo::rustc-check-cfg=cfg(snmalloc_rs_no_cxx)");
+
+    // Type-checking for targets whose C++ toolchain is not on this machine
+    // (scripts that run `cargo check --target ...`) sets this to skip the C++.
+    if env::var_os("SNMALLOC_RS_SKIP_CXX").is_some() {
+        println!("cargo:rustc-cfg=snmalloc_rs_no_cxx");
+        return;
+    }
+
+    let upstream = upstream_src();
+    let feature = |f: &str| env::var_os(format!("CARGO_FEATURE_{f}")).is_some();
+    let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let target_arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let debug = feature("DEBUG");
+    let over = feature("OVERRIDE");
+
+    let base = |file: &str| {
+        let mut b = cc::Build::new();
+        b.cpp(true)
+            .std("c++20")
+            .file(Path::new("shim").join(file))
+            .include(&upstream)
+            .include("shim")
+            .flag("-fvisibility=hidden")
+            .flag("-fvisibility-inlines-hidden")
+            .flag("-fomit-frame-pointer")
+            .warnings(false)
+            .cpp_link_stdlib(None);
+        if debug {
+            b.opt_level(0).debug(true);
+        } else {
+            b.opt_level(3).define("NDEBUG", None);
+        }
+        if target_arch == "x86_64" {
+            // 16-byte CAS for the ABA-protected stacks; write-prefetch of
+            // free-list heads, as upstream's CMake enables.
+            b.flag("-mcx16");
+            b.flag_if_supported("-mprfchw");
+        }
+        if feature("NATIVE_CPU") {
+            b.flag("-march=native");
+        }
+        if over {
+            b.define("SNRS_OVERRIDE", "1");
+        }
+        b
+    };
+
+    // The allocator itself: no exceptions, no RTTI, static TLS.
+    let mut alloc = base("snmalloc_rs.cc");
+    alloc
+        .flag("-fno-exceptions")
+        .flag("-fno-rtti")
+        .define("SNMALLOC_PROVIDE_OWN_CONFIG", None)
+        .define("SNMALLOC_CHECK_LOADS", "false")
+        .define("SNMALLOC_PAGEID", "false")
+        .define("SNMALLOC_USE_WAIT_ON_ADDRESS", "1");
+    if feature("LOCAL_DYNAMIC_TLS") {
+        alloc.flag("-ftls-model=local-dynamic");
+    } else {
+        alloc.flag("-ftls-model=initial-exec");
+    }
+    if feature("CHECK") {
+        alloc.define("SNMALLOC_CHECK_CLIENT", None);
+    }
+    if target_os == "linux" || target_os == "android" {
+        alloc
+            .define("SNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT", None)
+            .define("SNMALLOC_PTHREAD_ATFORK_WORKS", None)
+            .define("SNMALLOC_PTHREAD_FORK_PROTECTION", None)
+            .define("SNMALLOC_HAS_LINUX_RANDOM_H", None)
+            .define("SNMALLOC_HAS_LINUX_FUTEX_H", None)
+            .define("SNMALLOC_PLATFORM_HAS_GETENTROPY", None);
+    } else if target_os != "windows" {
+        alloc
+            .define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None)
+            .define("SNMALLOC_PTHREAD_ATFORK_WORKS", None)
+            .define("SNMALLOC_PTHREAD_FORK_PROTECTION", None);
+    }
+    alloc.compile("snmalloc_rs_alloc");
+
+    if over {
+        // C++ operator new's failure path must throw std::bad_alloc and call
+        // the new-handler: that one small file is built with exceptions.
+        base("new_failure.cc")
+            .flag("-fexceptions")
+            .compile("snmalloc_rs_new");
+        println!("cargo:rustc-link-lib=dylib=stdc++");
+    }
+    if target_os == "linux" {
+        println!("cargo:rustc-link-lib=dylib=dl");
+        // An allocator must never be unloaded while its memory is live.
+        println!("cargo:rustc-link-arg-cdylib=-Wl,-z,nodelete");
+    }
+}
+
+/// The `upstream/src` folder of the pinned `snmalloc-sys` package.
+fn upstream_src() -> PathBuf {
+    if let Some(dir) = env::var_os("SNMALLOC_SYS_SRC") {
+        return checked(PathBuf::from(dir));
+    }
+    let version = pinned_version();
+    let cargo_home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .expect("neither CARGO_HOME nor HOME is set");
+    let registry = cargo_home.join("registry").join("src");
+    let wanted = format!("snmalloc-sys-{version}");
+    let mut found = fs::read_dir(&registry)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|index| index.path().join(&wanted).join("upstream").join("src"))
+        .filter(|p| p.join("snmalloc").join("snmalloc.h").is_file())
+        .collect::<Vec<_>>();
+    found.sort();
+    match found.pop() {
+        Some(p) => checked(p),
+        None => panic!(
+            "snmalloc source not found: expected {wanted} under {} \
+             (Cargo unpacks it as our build-dependency). For vendored builds \
+             set SNMALLOC_SYS_SRC to its upstream/src folder.",
+            registry.display()
+        ),
+    }
+}
+
+fn checked(dir: PathBuf) -> PathBuf {
+    assert!(
+        dir.join("snmalloc").join("snmalloc.h").is_file(),
+        "{} does not hold snmalloc's source tree",
+        dir.display()
+    );
+    dir
+}
+
+/// The exact version pinned in our Cargo.toml, so that it is written once.
+fn pinned_version() -> String {
+    let manifest = fs::read_to_string("Cargo.toml").expect("read Cargo.toml");
+    manifest
+        .lines()
+        .find_map(|l| {
+            let rest = l.trim().strip_prefix("snmalloc-sys")?;
+            let start = rest.find("\"=")? + 2;
+            let end = start + rest[start..].find('"')?;
+            Some(rest[start..end].to_string())
+        })
+        .expect("Cargo.toml must pin snmalloc-sys with an exact \"=X.Y.Z\" version")
+}

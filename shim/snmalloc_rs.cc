@@ -1,0 +1,193 @@
+// snmalloc, configured for snmalloc-rs, and the internal API of
+// snmalloc_rs.h. Built by build.rs with -fno-exceptions -fno-rtti, hidden
+// visibility and initial-exec TLS.
+#include "snmalloc_rs.h"
+
+#include <snmalloc/backend/globalconfig.h>
+#include <snmalloc/snmalloc_core.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace snrs
+{
+  using FreeFn = void (*)(void*);
+  using SizeFn = size_t (*)(void*);
+
+  // The allocator that owned the process before us (glibc's, normally).
+  // Resolved once, lazily: pointers it handed out before our library took
+  // over, or that a plugin got from it directly, come back to it.
+  struct Previous
+  {
+    snmalloc::stl::Atomic<FreeFn> free_fn{nullptr};
+    snmalloc::stl::Atomic<SizeFn> size_fn{nullptr};
+    snmalloc::stl::Atomic<int> state{0}; // 0 unresolved, 1 resolving, 2 done
+  };
+
+  SNMALLOC_REQUIRE_CONSTINIT inline Previous previous;
+
+  SNMALLOC_SLOW_PATH inline bool resolve_previous()
+  {
+    int expected = 0;
+    if (previous.state.compare_exchange_strong(expected, 1))
+    {
+#if defined(SNRS_OVERRIDE) && defined(RTLD_NEXT)
+      // We export malloc/free ourselves: the owner of foreign memory is the
+      // next definition in lookup order. dlsym may allocate; that lands in
+      // snmalloc, which needs nothing resolved here, so it cannot recurse
+      // into this path with `state` still 1 except through a foreign free,
+      // which is then leaked rather than deadlocked.
+      previous.free_fn.store(
+        reinterpret_cast<FreeFn>(dlsym(RTLD_NEXT, "free")));
+      previous.size_fn.store(
+        reinterpret_cast<SizeFn>(dlsym(RTLD_NEXT, "malloc_usable_size")));
+#else
+      // Used as a library only: the process's own allocator owns the rest.
+      previous.free_fn.store(&::free);
+#  if defined(__GLIBC__)
+      previous.size_fn.store(&::malloc_usable_size);
+#  endif
+#endif
+      previous.state.store(2);
+    }
+    return previous.state.load() == 2;
+  }
+
+  /**
+   * snmalloc's hook for memory it does not own: pass_through = false makes
+   * snmalloc consult it in free/realloc/usable-size when the pagemap says a
+   * pointer is not ours. It never allocates.
+   */
+  class ForeignMemory
+  {
+  public:
+    static constexpr inline bool pass_through = false;
+
+    static void initialize() {}
+
+    template<class SizeAlign>
+    SNMALLOC_FAST_PATH static void* allocate(SizeAlign&&)
+    {
+      return nullptr;
+    }
+
+    SNMALLOC_SLOW_PATH static void deallocate(void* p)
+    {
+      if (p == nullptr || !resolve_previous())
+        return;
+      FreeFn f = previous.free_fn.load();
+      if (f != nullptr)
+        f(p);
+    }
+
+    SNMALLOC_SLOW_PATH static size_t alloc_size(const void* p)
+    {
+      if (!resolve_previous())
+        return 0;
+      SizeFn f = previous.size_fn.load();
+      return f == nullptr ? 0 : f(const_cast<void*>(p));
+    }
+  };
+} // namespace snrs
+
+namespace snmalloc
+{
+  using Config =
+    StandardConfigClientMeta<NoClientMetaDataProvider, snrs::ForeignMemory>;
+} // namespace snmalloc
+
+#include <snmalloc/snmalloc.h>
+
+using namespace snmalloc;
+
+namespace
+{
+  // aligned_size() wraps to 0 for size 0 and for sizes near SIZE_MAX.
+  SNMALLOC_FAST_PATH_INLINE size_t checked_aligned_size(size_t align, size_t size)
+  {
+    return aligned_size(align, size == 0 ? 1 : size);
+  }
+} // namespace
+
+SNRS_API void* snrs_malloc(size_t size)
+{
+  return snmalloc::libc::malloc(size);
+}
+
+SNRS_API void* snrs_calloc(size_t nmemb, size_t size)
+{
+  return snmalloc::libc::calloc(nmemb, size);
+}
+
+SNRS_API void snrs_free(void* p)
+{
+  snmalloc::libc::free(p);
+}
+
+SNRS_API void snrs_free_sized(void* p, size_t size)
+{
+  snmalloc::libc::free_sized(p, size);
+}
+
+SNRS_API void* snrs_realloc(void* p, size_t size)
+{
+  return snmalloc::libc::realloc(p, size);
+}
+
+SNRS_API void* snrs_aligned_alloc(size_t align, size_t size)
+{
+  size_t sz = checked_aligned_size(align, size);
+  if (SNMALLOC_UNLIKELY(sz == 0))
+    return snmalloc::libc::set_error(ENOMEM);
+  return alloc(sz);
+}
+
+SNRS_API void* snrs_aligned_alloc_zeroed(size_t align, size_t size)
+{
+  size_t sz = checked_aligned_size(align, size);
+  if (SNMALLOC_UNLIKELY(sz == 0))
+    return snmalloc::libc::set_error(ENOMEM);
+  return alloc<Zero>(sz);
+}
+
+SNRS_API void snrs_aligned_free_sized(void* p, size_t align, size_t size)
+{
+  dealloc(p, checked_aligned_size(align, size));
+}
+
+SNRS_API void*
+snrs_aligned_realloc(void* p, size_t align, size_t old_size, size_t new_size)
+{
+  size_t old_sz = checked_aligned_size(align, old_size);
+  size_t new_sz = checked_aligned_size(align, new_size);
+  if (SNMALLOC_UNLIKELY(new_sz == 0))
+    return snmalloc::libc::set_error(ENOMEM);
+  if (
+    size_to_sizeclass_full(old_sz).raw() == size_to_sizeclass_full(new_sz).raw())
+    return p;
+  void* q = alloc(new_sz);
+  if (SNMALLOC_LIKELY(q != nullptr))
+  {
+    ::memcpy(q, p, old_size < new_size ? old_size : new_size);
+    dealloc(p, old_sz);
+  }
+  return q;
+}
+
+SNRS_API size_t snrs_usable_size(const void* p)
+{
+  return snmalloc::libc::malloc_usable_size(p);
+}
+
+SNRS_API int snrs_is_owned(const void* p)
+{
+  return p != nullptr && is_owned(const_cast<void*>(p));
+}
+
+SNRS_API void snrs_statistics(size_t* current, size_t* peak)
+{
+  *current = Alloc::Config::Backend::get_current_usage();
+  *peak = Alloc::Config::Backend::get_peak_usage();
+}

@@ -1,0 +1,32 @@
+// The internal interface between snmalloc (shim/snmalloc_rs.cc) and the
+// Rust crate (src/ffi.rs mirrors it). Every symbol is hidden: calls from the
+// exported Rust entry points are direct, never through the PLT.
+#pragma once
+
+#include <stddef.h>
+
+#define SNRS_API extern "C" __attribute__((visibility("hidden")))
+
+// glibc semantics except where noted; errno is ENOMEM on every failure.
+SNRS_API void* snrs_malloc(size_t size);
+SNRS_API void* snrs_calloc(size_t nmemb, size_t size);
+SNRS_API void snrs_free(void* p);
+SNRS_API void snrs_free_sized(void* p, size_t size);
+SNRS_API void* snrs_realloc(void* p, size_t size);
+// `align` must be a power of two (callers validate); any size, incl. 0.
+SNRS_API void* snrs_aligned_alloc(size_t align, size_t size);
+SNRS_API void* snrs_aligned_alloc_zeroed(size_t align, size_t size);
+// `align` is a power of two; keeps `p` when the size class does not change.
+SNRS_API void*
+snrs_aligned_realloc(void* p, size_t align, size_t old_size, size_t new_size);
+SNRS_API void snrs_aligned_free_sized(void* p, size_t align, size_t size);
+// Usable size of a block of ours, of a foreign block (asked of its owner),
+// or 0 for NULL.
+SNRS_API size_t snrs_usable_size(const void* p);
+SNRS_API int snrs_is_owned(const void* p);
+SNRS_API void snrs_statistics(size_t* current, size_t* peak);
+
+// Failure paths of C++ operator new (shim/new_failure.cc): call the
+// new-handler and retry, then throw std::bad_alloc (or return NULL).
+SNRS_API void* snrs_new_failed(size_t size, size_t align);
+SNRS_API void* snrs_new_failed_nothrow(size_t size, size_t align) noexcept;

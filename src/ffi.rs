@@ -1,0 +1,42 @@
+//! The one place that declares the C++ side (`shim/snmalloc_rs.h`).
+//!
+//! All of these symbols are hidden in the final library, so calls to them
+//! are direct jumps, never PLT indirections.
+
+use core::ffi::c_void;
+
+extern "C" {
+    pub fn snrs_malloc(size: usize) -> *mut c_void;
+    pub fn snrs_calloc(nmemb: usize, size: usize) -> *mut c_void;
+    pub fn snrs_free(p: *mut c_void);
+    pub fn snrs_free_sized(p: *mut c_void, size: usize);
+    pub fn snrs_realloc(p: *mut c_void, size: usize) -> *mut c_void;
+    /// `align` must be a power of two.
+    pub fn snrs_aligned_alloc(align: usize, size: usize) -> *mut c_void;
+    /// `align` must be a power of two.
+    pub fn snrs_aligned_alloc_zeroed(align: usize, size: usize) -> *mut c_void;
+    /// `align` must be a power of two; `p` is kept when the class is unchanged.
+    pub fn snrs_aligned_realloc(
+        p: *mut c_void,
+        align: usize,
+        old_size: usize,
+        new_size: usize,
+    ) -> *mut c_void;
+    pub fn snrs_aligned_free_sized(p: *mut c_void, align: usize, size: usize);
+    pub fn snrs_usable_size(p: *const c_void) -> usize;
+    pub fn snrs_is_owned(p: *const c_void) -> i32;
+    pub fn snrs_statistics(current: *mut usize, peak: *mut usize);
+}
+
+#[cfg(feature = "override")]
+extern "C-unwind" {
+    /// C++ operator new's failure path: new-handler, retry, `std::bad_alloc`.
+    /// `align` is 0 for the unaligned operators.
+    pub fn snrs_new_failed(size: usize, align: usize) -> *mut c_void;
+}
+
+#[cfg(feature = "override")]
+extern "C" {
+    /// As `snrs_new_failed`, but returns NULL instead of throwing.
+    pub fn snrs_new_failed_nothrow(size: usize, align: usize) -> *mut c_void;
+}

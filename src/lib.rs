@@ -1,0 +1,31 @@
+//! snmalloc-rs: Microsoft's [snmalloc] for Rust programs and, preloaded, for
+//! any program.
+//!
+//! * As Rust's global allocator:
+//!
+//!   ```
+//!   #[global_allocator]
+//!   static ALLOC: snmalloc_rs::SnMalloc = snmalloc_rs::SnMalloc;
+//!   ```
+//!
+//!   Only Rust's allocations move to snmalloc; C code in the same process
+//!   keeps the system `malloc`.
+//! * With the `override` feature the crate also exports the C allocation API
+//!   (`malloc`, `free`, ..., C++ `operator new`/`delete`) and so replaces the
+//!   allocator of the whole process. Built in this repository's workspace,
+//!   `target/release/libsnmalloc_rs.so` is that library, for `LD_PRELOAD`.
+//!
+//! [snmalloc]: https://github.com/microsoft/snmalloc
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod ffi;
+mod global;
+
+#[cfg(all(feature = "override", target_os = "linux"))]
+pub mod libc_api;
+
+#[cfg(all(feature = "override", unix, target_pointer_width = "64"))]
+pub mod cxx_api;
+
+pub use global::{MemoryUsage, SnMalloc};
