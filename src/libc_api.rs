@@ -401,3 +401,11 @@ pub unsafe extern "C" fn malloc_info(options: c_int, stream: *mut libc::FILE) ->
         0
     }
 }
+
+/// Whether snmalloc owns the block at `p` (0 or 1). Not part of any libc:
+/// it lets a program, or a test, check that this library really serves it.
+#[no_mangle]
+pub extern "C" fn snmalloc_rs_owns(p: *const c_void) -> c_int {
+    // SAFETY: a pagemap lookup; `p` is never dereferenced.
+    unsafe { ffi::snrs_is_owned(p) }
+}

@@ -1,0 +1,122 @@
+//! Shared by the integration tests: find the built library, compile test
+//! programs, run programs with and without it preloaded.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
+
+/// The preloadable library built by this `cargo test` (same profile).
+pub fn library() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        let deps = exe.parent().expect("deps dir");
+        let candidates = [deps.join("../libsnmalloc_rs.so"), deps.join("libsnmalloc_rs.so")];
+        let lib = candidates
+            .iter()
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("libsnmalloc_rs.so not found next to {}", deps.display()))
+            .canonicalize()
+            .unwrap();
+        let nm = Command::new("nm").arg("-D").arg("--defined-only").arg(&lib).output();
+        if let Ok(nm) = nm {
+            assert!(
+                String::from_utf8_lossy(&nm.stdout).contains(" T malloc\n"),
+                "{} does not export malloc: it was built without the `override` \
+                 feature. Run the tests from the workspace root (`cargo test`), \
+                 which enables it, or pass `--features override`.",
+                lib.display()
+            );
+        }
+        lib
+    })
+}
+
+/// A scratch directory for this test binary.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Compiles tests/programs/`src` (C or C++ by extension) into an executable,
+/// once per test binary. `-fno-builtin` keeps the compiler from folding
+/// malloc/free pairs away: every call must reach the allocator.
+pub fn compile(src: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(exe) = built.get(src) {
+        return exe.clone();
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(src.replace('.', "_"));
+    let cxx = src.ends_with(".cpp");
+    let status = Command::new(if cxx { "g++" } else { "gcc" })
+        .args(["-O1", "-g", "-Wall", "-Werror", "-pthread", "-fno-builtin"])
+        .arg("-Wno-alloc-size-larger-than")
+        .args(if cxx { &["-std=c++17"][..] } else { &["-std=gnu11"][..] })
+        .arg(dir.join(src))
+        .arg("-o")
+        .arg(&out)
+        .arg("-ldl")
+        .status()
+        .expect("run the C compiler (scripts/install-test-deps.sh installs it)");
+    assert!(status.success(), "compiling {src} failed");
+    built.insert(src.to_string(), out.clone());
+    out
+}
+
+/// Runs `cmd` with our library preloaded.
+pub fn preloaded(mut cmd: Command) -> Output {
+    cmd.env("LD_PRELOAD", library());
+    cmd.output().expect("spawn")
+}
+
+/// Runs `cmd` without it.
+pub fn plain(mut cmd: Command) -> Output {
+    cmd.env_remove("LD_PRELOAD");
+    cmd.output().expect("spawn")
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(what: &str, out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs `cmd` preloaded with the dynamic linker's binding log on, and
+/// asserts that `malloc` and `free` calls of the process bound to our
+/// library. Returns the output.
+pub fn preloaded_and_bound(what: &str, mut cmd: Command, log_dir: &Path) -> Output {
+    std::fs::create_dir_all(log_dir).unwrap();
+    let log = log_dir.join("ld");
+    cmd.env("LD_DEBUG", "bindings").env("LD_DEBUG_OUTPUT", &log);
+    let out = preloaded(cmd);
+    let lib = library().to_string_lossy().into_owned();
+    let mut bound = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(log_dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        for line in text.lines() {
+            for sym in ["malloc", "free", "realloc", "calloc"] {
+                if line.contains(&format!("to {lib} [0]: normal symbol `{sym}'")) {
+                    bound.insert(sym);
+                }
+            }
+        }
+    }
+    assert!(
+        bound.contains("malloc") && bound.contains("free"),
+        "{what}: malloc/free did not bind to {lib} (bound: {bound:?})"
+    );
+    out
+}

@@ -1,0 +1,84 @@
+//! C and C++ programs, built by the test, run under LD_PRELOAD of the
+//! library: each proves the library serves it and checks its answers.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn run_program(src: &str, expect: &str) {
+    let exe = compile(src);
+    let out = preloaded(Command::new(&exe));
+    let stdout = ok(src, &out);
+    assert!(stdout.contains(expect), "{src}: unexpected output {stdout}");
+}
+
+#[test]
+fn exported_api_and_edge_cases() {
+    run_program("api.c", "api ok");
+}
+
+#[test]
+fn api_program_detects_a_process_without_us() {
+    // The same program must fail when our library is not there: the proof
+    // that it checks who serves it.
+    let exe = compile("api.c");
+    let out = plain(Command::new(&exe));
+    assert!(!out.status.success(), "api.c passed without the library");
+}
+
+#[test]
+fn foreign_pointers_go_back_to_glibc() {
+    run_program("foreign.c", "foreign ok");
+}
+
+#[test]
+fn cross_thread_frees_and_thread_churn() {
+    run_program("threads.c", "threads ok 800000");
+}
+
+#[test]
+fn fork_while_threads_allocate() {
+    run_program("fork.c", "fork ok");
+}
+
+#[test]
+fn cxx_new_delete_and_bad_alloc() {
+    run_program("cxx.cpp", "cxx ok");
+}
+
+#[test]
+fn dlopen_instead_of_preload_does_not_crash() {
+    let exe = compile("dlopen.c");
+    let mut cmd = Command::new(&exe);
+    cmd.arg(library());
+    let out = plain(cmd);
+    let stdout = ok("dlopen.c", &out);
+    assert!(
+        stdout.contains("dlopen loaded ok") || stdout.contains("dlopen refused: "),
+        "unexpected: {stdout}"
+    );
+}
+
+#[test]
+fn exports_the_whole_family() {
+    let nm = Command::new("nm").arg("-D").arg("--defined-only").arg(library()).output().unwrap();
+    let syms = String::from_utf8_lossy(&nm.stdout);
+    let exported: std::collections::BTreeSet<&str> =
+        syms.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+    for s in [
+        "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
+        "aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size", "cfree",
+        "free_sized", "free_aligned_sized", "__libc_malloc", "__libc_free", "__libc_calloc",
+        "__libc_realloc", "__libc_memalign", "__libc_valloc", "__libc_pvalloc", "__libc_cfree",
+        "__posix_memalign", "__malloc_hook", "__free_hook", "__realloc_hook", "__memalign_hook",
+        "malloc_trim", "mallinfo", "mallinfo2", "mallopt", "malloc_stats", "malloc_info",
+    ] {
+        assert!(exported.contains(s), "{s} is not exported");
+    }
+    let operators = exported.iter().filter(|s| s.starts_with("_Zn") || s.starts_with("_Zd")).count();
+    assert_eq!(operators, 20, "C++ operators exported: {exported:?}");
+    // Nothing of snmalloc's C++ leaks out: every other export is ours.
+    for s in &exported {
+        assert!(!s.starts_with("_ZN"), "internal C++ symbol exported: {s}");
+    }
+}
