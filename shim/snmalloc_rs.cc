@@ -8,6 +8,9 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#if defined(__GLIBC__) || __has_include(<malloc.h>)
+#  include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 

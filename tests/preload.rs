@@ -61,21 +61,58 @@ fn dlopen_instead_of_preload_does_not_crash() {
 
 #[test]
 fn exports_the_whole_family() {
-    let nm = Command::new("nm").arg("-D").arg("--defined-only").arg(library()).output().unwrap();
+    let nm = Command::new("nm")
+        .arg("-D")
+        .arg("--defined-only")
+        .arg(library())
+        .output()
+        .unwrap();
     let syms = String::from_utf8_lossy(&nm.stdout);
-    let exported: std::collections::BTreeSet<&str> =
-        syms.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+    let exported: std::collections::BTreeSet<&str> = syms
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
     for s in [
-        "malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
-        "aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size", "cfree",
-        "free_sized", "free_aligned_sized", "__libc_malloc", "__libc_free", "__libc_calloc",
-        "__libc_realloc", "__libc_memalign", "__libc_valloc", "__libc_pvalloc", "__libc_cfree",
-        "__posix_memalign", "__malloc_hook", "__free_hook", "__realloc_hook", "__memalign_hook",
-        "malloc_trim", "mallinfo", "mallinfo2", "mallopt", "malloc_stats", "malloc_info",
+        "malloc",
+        "free",
+        "calloc",
+        "realloc",
+        "reallocarray",
+        "posix_memalign",
+        "aligned_alloc",
+        "memalign",
+        "valloc",
+        "pvalloc",
+        "malloc_usable_size",
+        "cfree",
+        "free_sized",
+        "free_aligned_sized",
+        "__libc_malloc",
+        "__libc_free",
+        "__libc_calloc",
+        "__libc_realloc",
+        "__libc_memalign",
+        "__libc_valloc",
+        "__libc_pvalloc",
+        "__libc_cfree",
+        "__posix_memalign",
+        "__malloc_hook",
+        "__free_hook",
+        "__realloc_hook",
+        "__memalign_hook",
+        "malloc_trim",
+        "mallinfo",
+        "mallinfo2",
+        "mallopt",
+        "malloc_stats",
+        "malloc_info",
     ] {
         assert!(exported.contains(s), "{s} is not exported");
     }
-    let operators = exported.iter().filter(|s| s.starts_with("_Zn") || s.starts_with("_Zd")).count();
+    let operators = exported
+        .iter()
+        .filter(|s| s.starts_with("_Zn") || s.starts_with("_Zd"))
+        .count();
     assert_eq!(operators, 20, "C++ operators exported: {exported:?}");
     // Nothing of snmalloc's C++ leaks out: every other export is ours.
     for s in &exported {

@@ -2,9 +2,9 @@
 //! programs, run programs with and without it preloaded.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
 
 /// The preloadable library built by this `cargo test` (same profile).
@@ -13,14 +13,21 @@ pub fn library() -> &'static Path {
     LIB.get_or_init(|| {
         let exe = std::env::current_exe().expect("test executable path");
         let deps = exe.parent().expect("deps dir");
-        let candidates = [deps.join("../libsnmalloc_rs.so"), deps.join("libsnmalloc_rs.so")];
+        let candidates = [
+            deps.join("../libsnmalloc_rs.so"),
+            deps.join("libsnmalloc_rs.so"),
+        ];
         let lib = candidates
             .iter()
             .find(|p| p.is_file())
             .unwrap_or_else(|| panic!("libsnmalloc_rs.so not found next to {}", deps.display()))
             .canonicalize()
             .unwrap();
-        let nm = Command::new("nm").arg("-D").arg("--defined-only").arg(&lib).output();
+        let nm = Command::new("nm")
+            .arg("-D")
+            .arg("--defined-only")
+            .arg(&lib)
+            .output();
         if let Ok(nm) = nm {
             assert!(
                 String::from_utf8_lossy(&nm.stdout).contains(" T malloc\n"),
@@ -57,7 +64,11 @@ pub fn compile(src: &str) -> PathBuf {
     let status = Command::new(if cxx { "g++" } else { "gcc" })
         .args(["-O1", "-g", "-Wall", "-Werror", "-pthread", "-fno-builtin"])
         .arg("-Wno-alloc-size-larger-than")
-        .args(if cxx { &["-std=c++17"][..] } else { &["-std=gnu11"][..] })
+        .args(if cxx {
+            &["-std=c++17"][..]
+        } else {
+            &["-std=gnu11"][..]
+        })
         .arg(dir.join(src))
         .arg("-o")
         .arg(&out)
