@@ -98,7 +98,6 @@ fn main() {
         base("new_failure.cc")
             .flag("-fexceptions")
             .compile("snmalloc_rs_new");
-        println!("cargo:rustc-link-lib=dylib=stdc++");
     }
     if target_os == "linux" {
         println!("cargo:rustc-link-lib=dylib=dl");

@@ -1,9 +1,40 @@
 // The failure path of C++ operator new, the only code of ours built with
 // exceptions: the standard requires calling the installed new-handler and
 // retrying, then throwing std::bad_alloc (or returning NULL for nothrow).
+//
+// The library does not depend on the C++ runtime: loading libstdc++ into
+// every preloaded process (python, git, sh, ...) would cost about half a
+// millisecond of start-up each. Every reference this file makes to the
+// runtime is weak instead. A process that uses operator new almost always
+// has libstdc++ loaded globally, and then these bind to the program's own
+// runtime (one new-handler, one exception state). Without it, a failing
+// throwing new cannot throw and aborts with a message.
 #include "snmalloc_rs.h"
 
 #include <new>
+#include <stdlib.h>
+#include <unistd.h>
+
+__asm__(
+  ".weak _ZSt15get_new_handlerv\n"
+  ".weak __cxa_allocate_exception\n"
+  ".weak __cxa_free_exception\n"
+  ".weak __cxa_throw\n"
+  ".weak __cxa_begin_catch\n"
+  ".weak __cxa_end_catch\n"
+  ".weak __gxx_personality_v0\n"
+  ".weak _ZTISt9bad_alloc\n"
+  ".weak _ZTVSt9bad_alloc\n"
+  ".weak _ZNSt9bad_allocD1Ev\n"
+  ".weak _ZNSt9bad_allocD2Ev\n");
+
+// Redeclared weak for the compiler too, so that it tests their addresses.
+namespace std
+{
+  __attribute__((weak)) new_handler get_new_handler() noexcept;
+}
+extern "C" __attribute__((weak)) void
+__cxa_throw(void*, void*, void (*)(void*));
 
 namespace
 {
@@ -11,10 +42,26 @@ namespace
   {
     return align == 0 ? snrs_malloc(size) : snrs_aligned_alloc(align, size);
   }
+
+  bool have_cxx_runtime()
+  {
+    return &std::get_new_handler != nullptr && &__cxa_throw != nullptr;
+  }
+
+  [[noreturn]] void no_runtime()
+  {
+    static const char msg[] =
+      "snmalloc-rs: operator new failed and no C++ runtime is loaded "
+      "globally to throw std::bad_alloc; aborting\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    abort();
+  }
 } // namespace
 
 SNRS_API void* snrs_new_failed(size_t size, size_t align)
 {
+  if (!have_cxx_runtime())
+    no_runtime();
   for (;;)
   {
     std::new_handler handler = std::get_new_handler();
@@ -28,6 +75,8 @@ SNRS_API void* snrs_new_failed(size_t size, size_t align)
 
 SNRS_API void* snrs_new_failed_nothrow(size_t size, size_t align) noexcept
 {
+  if (!have_cxx_runtime())
+    return nullptr;
   try
   {
     return snrs_new_failed(size, align);

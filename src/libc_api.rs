@@ -406,6 +406,5 @@ pub unsafe extern "C" fn malloc_info(options: c_int, stream: *mut libc::FILE) ->
 /// it lets a program, or a test, check that this library really serves it.
 #[no_mangle]
 pub extern "C" fn snmalloc_rs_owns(p: *const c_void) -> c_int {
-    // SAFETY: a pagemap lookup; `p` is never dereferenced.
-    unsafe { ffi::snrs_is_owned(p) }
+    c_int::from(crate::SnMalloc.owns(p.cast()))
 }

@@ -47,6 +47,19 @@ fn cxx_new_delete_and_bad_alloc() {
 }
 
 #[test]
+fn operator_new_without_a_cxx_runtime_aborts_cleanly() {
+    let exe = compile("new_from_c.c");
+    let out = preloaded(std::process::Command::new(&exe));
+    let stdout = ok("new_from_c.c", &out);
+    assert!(stdout.contains("new from c ok"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no C++ runtime"),
+        "no message on stderr: {stderr}"
+    );
+}
+
+#[test]
 fn dlopen_instead_of_preload_does_not_crash() {
     let exe = compile("dlopen.c");
     let mut cmd = Command::new(&exe);
