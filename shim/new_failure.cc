@@ -7,34 +7,32 @@
 // millisecond of start-up each. Every reference this file makes to the
 // runtime is weak instead. A process that uses operator new almost always
 // has libstdc++ loaded globally, and then these bind to the program's own
-// runtime (one new-handler, one exception state). Without it, a failing
-// throwing new cannot throw and aborts with a message.
+// runtime (one new-handler, one exception state). Without it (a C program,
+// or a C++ runtime other than libstdc++), a failing throwing new cannot
+// throw and aborts with a message.
 #include "snmalloc_rs.h"
 
 #include <new>
 #include <stdlib.h>
 #include <unistd.h>
 
+// Weak, so that they bind to the process's C++ runtime when it has one and
+// are null otherwise. std::__throw_bad_alloc is libstdc++'s out-of-line
+// `throw std::bad_alloc()`: using it keeps the exception's type_info and
+// vtable out of this file, whatever the optimisation level.
 __asm__(
   ".weak _ZSt15get_new_handlerv\n"
-  ".weak __cxa_allocate_exception\n"
-  ".weak __cxa_free_exception\n"
-  ".weak __cxa_throw\n"
+  ".weak _ZSt17__throw_bad_allocv\n"
   ".weak __cxa_begin_catch\n"
   ".weak __cxa_end_catch\n"
-  ".weak __gxx_personality_v0\n"
-  ".weak _ZTISt9bad_alloc\n"
-  ".weak _ZTVSt9bad_alloc\n"
-  ".weak _ZNSt9bad_allocD1Ev\n"
-  ".weak _ZNSt9bad_allocD2Ev\n");
+  ".weak __gxx_personality_v0\n");
 
 // Redeclared weak for the compiler too, so that it tests their addresses.
 namespace std
 {
   __attribute__((weak)) new_handler get_new_handler() noexcept;
-}
-extern "C" __attribute__((weak)) void
-__cxa_throw(void*, void*, void (*)(void*));
+  [[noreturn]] __attribute__((weak)) void __throw_bad_alloc();
+} // namespace std
 
 namespace
 {
@@ -45,7 +43,8 @@ namespace
 
   bool have_cxx_runtime()
   {
-    return &std::get_new_handler != nullptr && &__cxa_throw != nullptr;
+    return &std::get_new_handler != nullptr &&
+      &std::__throw_bad_alloc != nullptr;
   }
 
   [[noreturn]] void no_runtime()
@@ -66,7 +65,7 @@ SNRS_API void* snrs_new_failed(size_t size, size_t align)
   {
     std::new_handler handler = std::get_new_handler();
     if (handler == nullptr)
-      throw std::bad_alloc();
+      std::__throw_bad_alloc();
     handler();
     if (void* p = retry(size, align))
       return p;

@@ -3,6 +3,17 @@
 // visibility and initial-exec TLS.
 #include "snmalloc_rs.h"
 
+#include <snmalloc/ds_core/defines.h>
+#include <unistd.h>
+
+#ifdef SNMALLOC_CHECK_CLIENT
+// In an optimised build snmalloc's failed checks are a bare trap (SIGILL,
+// no word of why). The hardened build should say what it caught.
+[[noreturn]] SNMALLOC_COLD void snrs_check_failed() noexcept;
+#  undef SNMALLOC_FAST_FAIL
+#  define SNMALLOC_FAST_FAIL() snrs_check_failed()
+#endif
+
 #include <snmalloc/backend/globalconfig.h>
 #include <snmalloc/snmalloc_core.h>
 
@@ -194,3 +205,15 @@ SNRS_API void snrs_statistics(size_t* current, size_t* peak)
   *current = Alloc::Config::Backend::get_current_usage();
   *peak = Alloc::Config::Backend::get_peak_usage();
 }
+
+#ifdef SNMALLOC_CHECK_CLIENT
+[[noreturn]] SNMALLOC_COLD void snrs_check_failed() noexcept
+{
+  static const char msg[] =
+    "snmalloc-rs (check build): heap corruption or an invalid free detected "
+    "(double free, free of a pointer that is not the start of a block, "
+    "wrong size, or a corrupted free list); aborting\n";
+  (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+  abort();
+}
+#endif

@@ -60,6 +60,21 @@ fn operator_new_without_a_cxx_runtime_aborts_cleanly() {
 }
 
 #[test]
+fn deepbind_plugin_blocks_go_back_to_glibc() {
+    let plugin = compile_shared("plugin.c");
+    let exe = compile("deepbind.c");
+    let mut cmd = Command::new(&exe);
+    cmd.arg(&plugin);
+    let stdout = ok("deepbind.c", &preloaded(cmd));
+    // glibc 2.34+ binds the plugin to its own malloc (all 100000 foreign);
+    // older glibc calls our __malloc_hook (none foreign). Both must work.
+    assert!(
+        stdout.contains("deepbind ok, 100000 of") || stdout.contains("deepbind ok, 0 of"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn dlopen_instead_of_preload_does_not_crash() {
     let exe = compile("dlopen.c");
     let mut cmd = Command::new(&exe);
@@ -70,6 +85,40 @@ fn dlopen_instead_of_preload_does_not_crash() {
         stdout.contains("dlopen loaded ok") || stdout.contains("dlopen refused: "),
         "unexpected: {stdout}"
     );
+}
+
+#[test]
+fn does_not_load_the_cxx_runtime() {
+    // Loading libstdc++ into every preloaded process would cost start-up
+    // time; references to it must be weak (shim/new_failure.cc).
+    let dynamic = Command::new("readelf")
+        .arg("-dW")
+        .arg(library())
+        .output()
+        .unwrap();
+    let dynamic = String::from_utf8_lossy(&dynamic.stdout);
+    assert!(
+        !dynamic.contains("libstdc++"),
+        "libstdc++ is NEEDED:\n{dynamic}"
+    );
+    let nm = Command::new("nm")
+        .args(["-D", "--undefined-only"])
+        .arg(library())
+        .output()
+        .unwrap();
+    for line in String::from_utf8_lossy(&nm.stdout).lines() {
+        let mut f = line.split_whitespace();
+        let (kind, sym) = (f.next().unwrap_or(""), f.next().unwrap_or(""));
+        let cxx = !sym.contains("@GLIBC_")
+            && (sym.starts_with("_ZSt")
+                || sym.starts_with("_ZT")
+                || sym.starts_with("__cxa_")
+                || sym.starts_with("__gxx_"));
+        assert!(
+            !cxx || kind == "w",
+            "strong reference to the C++ runtime: {line}"
+        );
+    }
 }
 
 #[test]

@@ -80,6 +80,30 @@ pub fn compile(src: &str) -> PathBuf {
     out
 }
 
+/// Compiles tests/programs/`src` (C) into a shared library.
+pub fn compile_shared(src: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
+    let out =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lib{}.so", src.replace('.', "_")));
+    let status = Command::new("gcc")
+        .args([
+            "-O1",
+            "-g",
+            "-Wall",
+            "-Werror",
+            "-fPIC",
+            "-shared",
+            "-fno-builtin",
+        ])
+        .arg(dir.join(src))
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("run the C compiler");
+    assert!(status.success(), "compiling {src} failed");
+    out
+}
+
 /// Runs `cmd` with our library preloaded.
 pub fn preloaded(mut cmd: Command) -> Output {
     cmd.env("LD_PRELOAD", library());
