@@ -30,7 +30,11 @@ fn main() {
     let base = |file: &str| {
         let mut b = cc::Build::new();
         b.cpp(true)
-            .std("c++20")
+            .std(if feature("USECXX17") {
+                "c++17"
+            } else {
+                "c++20"
+            })
             .file(Path::new("shim").join(file))
             .include(&upstream)
             .include("shim")
@@ -75,6 +79,15 @@ fn main() {
     }
     if feature("CHECK") {
         alloc.define("SNMALLOC_CHECK_CLIENT", None);
+    }
+    if feature("QEMU") {
+        alloc.define("SNMALLOC_QEMU_WORKAROUND", None);
+    }
+    if feature("TRACING") {
+        alloc.define("SNMALLOC_TRACING", None);
+    }
+    if feature("VENDORED_STL") {
+        alloc.define("SNMALLOC_USE_SELF_VENDORED_STL", None);
     }
     if target_os == "linux" || target_os == "android" {
         alloc
