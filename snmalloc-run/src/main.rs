@@ -6,14 +6,19 @@ use std::process::{exit, Command};
 
 const LIB: &str = "libsnmalloc_rs.so";
 
-/// The library next to this executable, or in ../lib (an installed layout).
+/// The library next to this executable, in ../lib (an installed layout), or
+/// in deps/ (Cargo's layout when only this package was built).
 fn find_library() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
-    [dir.join(LIB), dir.join("../lib").join(LIB)]
-        .into_iter()
-        .find(|p| p.is_file())
-        .and_then(|p| p.canonicalize().ok())
+    [
+        dir.join(LIB),
+        dir.join("../lib").join(LIB),
+        dir.join("deps").join(LIB),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .and_then(|p| p.canonicalize().ok())
 }
 
 fn main() {
