@@ -15,7 +15,9 @@ use core::ffi::c_void;
 /// ```
 ///
 /// Only Rust's allocations go to snmalloc: the process's C `malloc` stays the
-/// system's unless the crate's `override` feature is enabled.
+/// system's unless the crate's `override` feature is enabled. Zero-sized
+/// layouts, which `GlobalAlloc` callers must not pass, still get a unique
+/// block.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SnMalloc;
 

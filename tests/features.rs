@@ -60,9 +60,14 @@ fn check_build_catches_bad_frees_with_a_message() {
             "{case}: no message on stderr: {stderr}"
         );
     }
-    // The hardened build still serves a correct program.
-    let api = compile("api.c");
-    ok("api.c under the check build", &run_with(&lib, &api, &[]));
+    // The hardened build still serves correct programs, and foreign blocks.
+    for src in ["api.c", "foreign.c"] {
+        let exe = compile(src);
+        ok(
+            &format!("{src} under the check build"),
+            &run_with(&lib, &exe, &[]),
+        );
+    }
 }
 
 #[test]

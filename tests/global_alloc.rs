@@ -50,6 +50,23 @@ fn sizes_from_one_byte_to_tens_of_mib() {
 }
 
 #[test]
+fn zero_sized_layouts_get_a_unique_block() {
+    // GlobalAlloc callers must not pass size 0, but SnMalloc defines it.
+    for align in [1, 16, 4096] {
+        let layout = Layout::from_size_align(0, align).unwrap();
+        // SAFETY: SnMalloc accepts zero-sized layouts; freed with the same.
+        unsafe {
+            let a = ALLOC.alloc(layout);
+            let b = ALLOC.alloc(layout);
+            assert!(!a.is_null() && !b.is_null() && a != b);
+            assert_eq!(a as usize % align, 0);
+            ALLOC.dealloc(a, layout);
+            ALLOC.dealloc(b, layout);
+        }
+    }
+}
+
+#[test]
 fn every_alignment_up_to_one_mib() {
     let mut align = 1usize;
     while align <= 1 << 20 {

@@ -136,3 +136,26 @@ fn git_on_a_repository_of_many_files() {
     assert_eq!(got, expected);
     assert!(got.contains("many files") && got.contains("changes"));
 }
+
+#[test]
+fn gxx_compiles_a_program() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/cxx.cpp");
+    let dir = scratch("gxx");
+    let build = |name: &str, preload: bool| {
+        let exe = dir.join(name);
+        let mut c = tool("g++");
+        c.args(["-O2", "-std=c++17", "-fno-builtin", "-o"])
+            .arg(&exe)
+            .arg(&src)
+            .arg("-ldl");
+        let out = if preload {
+            preloaded_and_bound("g++", c, &dir.join("ld"))
+        } else {
+            plain(c)
+        };
+        ok(&format!("g++ ({name})"), &out);
+        std::fs::read(&exe).unwrap()
+    };
+    // GCC's output does not depend on the allocator serving it.
+    assert_eq!(build("plain", false), build("preloaded", true));
+}

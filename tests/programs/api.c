@@ -29,8 +29,26 @@ static int same(const unsigned char* p, size_t n, unsigned seed) {
   return 1;
 }
 
+/* The first allocations of the process, before any shared library's
+ * constructor has run (.preinit_array): nothing of ours may need to be
+ * initialised first. */
+static void* early_blocks[4];
+static void early(void) {
+  early_blocks[0] = malloc(10);
+  early_blocks[1] = calloc(3, 100);
+  early_blocks[2] = realloc(malloc(5), 5000);
+  void* p = NULL;
+  posix_memalign(&p, 4096, 10);
+  early_blocks[3] = p;
+}
+__attribute__((section(".preinit_array"), used)) static void (*preinit)(void) = early;
+
 int main(void) {
   owns_fn mine = owns();
+  for (int i = 0; i < 4; i++) {
+    CHECK(early_blocks[i] != NULL && mine(early_blocks[i]));
+    free(early_blocks[i]);
+  }
   LOOKUP(free_sized);
   LOOKUP(free_aligned_sized);
   LOOKUP(cfree);
