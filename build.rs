@@ -80,6 +80,9 @@ fn main() {
     if feature("CHECK") {
         alloc.define("SNMALLOC_CHECK_CLIENT", None);
     }
+    if feature("PROFILE") {
+        alloc.define("SNRS_PROFILE", None);
+    }
     if feature("QEMU") {
         alloc.define("SNMALLOC_QEMU_WORKAROUND", None);
     }

@@ -114,7 +114,12 @@ namespace snmalloc
 
 #include <snmalloc/snmalloc.h>
 
+#include "profile.h"
+
 using namespace snmalloc;
+using snrs::profile::counted;
+using snrs::profile::realloc_counted;
+using snrs::profile::uncounted;
 
 namespace
 {
@@ -127,27 +132,30 @@ namespace
 
 SNRS_API void* snrs_malloc(size_t size)
 {
-  return snmalloc::libc::malloc(size);
+  return counted(snmalloc::libc::malloc(size), size);
 }
 
 SNRS_API void* snrs_calloc(size_t nmemb, size_t size)
 {
-  return snmalloc::libc::calloc(nmemb, size);
+  return counted(snmalloc::libc::calloc(nmemb, size), nmemb * size);
 }
 
 SNRS_API void snrs_free(void* p)
 {
+  uncounted(p);
   snmalloc::libc::free(p);
 }
 
 SNRS_API void snrs_free_sized(void* p, size_t size)
 {
+  uncounted(p);
   snmalloc::libc::free_sized(p, size);
 }
 
 SNRS_API void* snrs_realloc(void* p, size_t size)
 {
-  return snmalloc::libc::realloc(p, size);
+  return realloc_counted(
+    p, size, [=]() { return snmalloc::libc::realloc(p, size); });
 }
 
 SNRS_API void* snrs_aligned_alloc(size_t align, size_t size)
@@ -155,7 +163,7 @@ SNRS_API void* snrs_aligned_alloc(size_t align, size_t size)
   size_t sz = checked_aligned_size(align, size);
   if (SNMALLOC_UNLIKELY(sz == 0))
     return snmalloc::libc::set_error(ENOMEM);
-  return alloc(sz);
+  return counted(alloc(sz), size);
 }
 
 SNRS_API void* snrs_aligned_alloc_zeroed(size_t align, size_t size)
@@ -163,11 +171,12 @@ SNRS_API void* snrs_aligned_alloc_zeroed(size_t align, size_t size)
   size_t sz = checked_aligned_size(align, size);
   if (SNMALLOC_UNLIKELY(sz == 0))
     return snmalloc::libc::set_error(ENOMEM);
-  return alloc<Zero>(sz);
+  return counted(alloc<Zero>(sz), size);
 }
 
 SNRS_API void snrs_aligned_free_sized(void* p, size_t align, size_t size)
 {
+  uncounted(p);
   dealloc(p, checked_aligned_size(align, size));
 }
 
@@ -181,13 +190,15 @@ snrs_aligned_realloc(void* p, size_t align, size_t old_size, size_t new_size)
   if (
     size_to_sizeclass_full(old_sz).raw() == size_to_sizeclass_full(new_sz).raw())
     return p;
-  void* q = alloc(new_sz);
-  if (SNMALLOC_LIKELY(q != nullptr))
-  {
-    ::memcpy(q, p, old_size < new_size ? old_size : new_size);
-    dealloc(p, old_sz);
-  }
-  return q;
+  return realloc_counted(p, new_size, [=]() {
+    void* q = alloc(new_sz);
+    if (SNMALLOC_LIKELY(q != nullptr))
+    {
+      ::memcpy(q, p, old_size < new_size ? old_size : new_size);
+      dealloc(p, old_sz);
+    }
+    return q;
+  });
 }
 
 SNRS_API size_t snrs_usable_size(const void* p)
@@ -215,5 +226,38 @@ SNRS_API void snrs_statistics(size_t* current, size_t* peak)
     "wrong size, or a corrupted free list); aborting\n";
   (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
   abort();
+}
+#endif
+
+#ifdef SNRS_PROFILE
+SNRS_API size_t snrs_profile_classes(SnrsClassStat* out, size_t max)
+{
+  using namespace snrs::profile;
+  size_t n = 0;
+  auto take = [&](Counter& c, size_t size) {
+    uint64_t allocs = c.allocs.load(memory_order_relaxed);
+    uint64_t frees = c.frees.load(memory_order_relaxed);
+    if ((allocs == 0 && frees == 0) || n == max)
+      return;
+    out[n++] = {
+      size,
+      allocs,
+      c.bytes.load(memory_order_relaxed),
+      frees,
+      c.remote_frees.load(memory_order_relaxed)};
+  };
+  for (size_t i = 0; i < NUM_SMALL_SIZECLASSES; i++)
+    take(small_classes[i], sizeclass_to_size(smallsizeclass_t(i)));
+  for (size_t i = 0; i < LARGE_CLASSES; i++)
+    take(large_classes[i], bits::one_at_bit(i));
+  return n;
+}
+
+SNRS_API void snrs_profile_totals(SnrsProfileTotals* out)
+{
+  using namespace snrs::profile;
+  out->live = live.load(memory_order_relaxed);
+  out->peak_live = peak_live.load(memory_order_relaxed);
+  out->largest = largest.load(memory_order_relaxed);
 }
 #endif

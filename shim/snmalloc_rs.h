@@ -30,3 +30,17 @@ SNRS_API void snrs_statistics(size_t* current, size_t* peak);
 // new-handler and retry, then throw std::bad_alloc (or return NULL).
 SNRS_API void* snrs_new_failed(size_t size, size_t align);
 SNRS_API void* snrs_new_failed_nothrow(size_t size, size_t align) noexcept;
+
+// Profiling build only (SNRS_PROFILE): per-size-class counters.
+struct SnrsClassStat
+{
+  size_t size; // the size class, in bytes
+  unsigned long long allocs, bytes, frees, remote_frees;
+};
+struct SnrsProfileTotals
+{
+  unsigned long long live, peak_live, largest;
+};
+// Fills `out` with up to `max` non-empty classes, smallest first.
+SNRS_API size_t snrs_profile_classes(SnrsClassStat* out, size_t max);
+SNRS_API void snrs_profile_totals(SnrsProfileTotals* out);

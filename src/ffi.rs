@@ -40,3 +40,32 @@ extern "C" {
     /// As `snrs_new_failed`, but returns NULL instead of throwing.
     pub fn snrs_new_failed_nothrow(size: usize, align: usize) -> *mut c_void;
 }
+
+/// One size class in the profiling build's counters (`SnrsClassStat`).
+#[cfg(feature = "profile")]
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ClassStat {
+    pub size: usize,
+    pub allocs: u64,
+    pub bytes: u64,
+    pub frees: u64,
+    pub remote_frees: u64,
+}
+
+/// The profiling build's totals (`SnrsProfileTotals`).
+#[cfg(feature = "profile")]
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProfileTotals {
+    pub live: u64,
+    pub peak_live: u64,
+    pub largest: u64,
+}
+
+#[cfg(feature = "profile")]
+extern "C" {
+    /// Fills `out` with up to `max` non-empty classes; returns how many.
+    pub fn snrs_profile_classes(out: *mut ClassStat, max: usize) -> usize;
+    pub fn snrs_profile_totals(out: *mut ProfileTotals);
+}

@@ -25,6 +25,13 @@ mod global;
 #[cfg(all(feature = "override", target_os = "linux"))]
 pub mod libc_api;
 
+#[cfg(all(feature = "override", target_os = "linux"))]
+mod config;
+#[cfg(all(feature = "override", target_os = "linux"))]
+mod platform;
+#[cfg(all(feature = "override", target_os = "linux"))]
+mod stats;
+
 #[cfg(all(feature = "override", unix, target_pointer_width = "64"))]
 pub mod cxx_api;
 

@@ -1,49 +1,218 @@
-//! `snmalloc-run CMD ARGS...`: runs CMD with libsnmalloc_rs.so preloaded.
-use std::ffi::OsString;
+//! `snmalloc-run`: run any program with snmalloc-rs as its allocator, see
+//! what it did, and compare allocators on it.
+//!
+//! ```text
+//! snmalloc-run [--stats] [--stats-file F] [--profile] [--verbose] [--lib PATH] [--] CMD [ARGS...]
+//! snmalloc-run --compare [-n RUNS] [--] CMD [ARGS...]
+//! ```
+
+mod compare;
+mod elf;
+
+use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
 const LIB: &str = "libsnmalloc_rs.so";
+const PROFILE_LIB: &str = "libsnmalloc_rs-profile.so";
 
-/// The library next to this executable, in ../lib (an installed layout), or
-/// in deps/ (Cargo's layout when only this package was built).
-fn find_library() -> Option<PathBuf> {
+const USAGE: &str = "\
+usage: snmalloc-run [OPTIONS] [--] CMD [ARGS...]
+       snmalloc-run --compare [-n RUNS] [--] CMD [ARGS...]
+
+Runs CMD with snmalloc-rs preloaded as its allocator (same pid, exit status
+and signals as CMD itself).
+
+options:
+  --stats             print a report to stderr when the program exits
+  --stats-file FILE   append the report to FILE instead
+  --profile           use the profiling library: the report adds allocations
+                      and bytes by size class, cross-thread frees, peak live
+                      bytes and the largest allocation
+  --verbose           say on stderr when the library takes over
+  --lib PATH          preload this library instead of the one installed
+  --compare           run CMD under glibc, snmalloc-rs and every other
+                      allocator installed (jemalloc, mimalloc, tcmalloc),
+                      interleaved, and print time and peak memory as ratios
+  -n RUNS             runs per allocator for --compare (default 5)
+  --with NAME=LIB     also compare the allocator preloaded from LIB
+  -h, --help          this text
+";
+
+/// What the command line asked for.
+#[derive(Default)]
+struct Args {
+    stats: bool,
+    stats_file: Option<OsString>,
+    profile: bool,
+    verbose: bool,
+    lib: Option<PathBuf>,
+    compare: bool,
+    runs: usize,
+    with: Vec<(String, PathBuf)>,
+    cmd: Vec<OsString>,
+}
+
+pub fn fail(code: i32, msg: impl std::fmt::Display) -> ! {
+    eprintln!("snmalloc-run: {msg}");
+    exit(code)
+}
+
+fn parse(mut it: impl Iterator<Item = OsString>) -> Args {
+    let mut a = Args {
+        runs: 5,
+        ..Args::default()
+    };
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .unwrap_or_else(|| fail(2, format!("{name} needs a value")))
+        };
+        match arg.to_str() {
+            Some("--stats") => a.stats = true,
+            Some("--stats-file") => a.stats_file = Some(value("--stats-file")),
+            Some("--profile") => a.profile = true,
+            Some("--verbose") => a.verbose = true,
+            Some("--lib") => a.lib = Some(value("--lib").into()),
+            Some("--compare") => a.compare = true,
+            Some("--with") => {
+                let v = value("--with");
+                let v = v.to_string_lossy();
+                let (name, lib) = v
+                    .split_once('=')
+                    .unwrap_or_else(|| fail(2, "--with takes NAME=LIBRARY"));
+                a.with.push((name.to_string(), PathBuf::from(lib)));
+            }
+            Some("-n") => {
+                let v = value("-n");
+                a.runs = v
+                    .to_str()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|&n| n > 0)
+                    .unwrap_or_else(|| fail(2, "-n needs a positive number"));
+            }
+            Some("-h" | "--help") => {
+                print!("{USAGE}");
+                exit(0);
+            }
+            Some("--") => {
+                a.cmd.extend(it);
+                break;
+            }
+            Some(s) if s.starts_with('-') && a.cmd.is_empty() => {
+                fail(2, format!("unknown option {s}\n{USAGE}"))
+            }
+            _ => {
+                a.cmd.push(arg);
+                a.cmd.extend(it);
+                break;
+            }
+        }
+    }
+    if a.cmd.is_empty() {
+        eprint!("{USAGE}");
+        exit(2);
+    }
+    a
+}
+
+/// `name` next to this executable, in ../lib (an installed layout), or in
+/// deps/ (Cargo's layout when only the launcher was built).
+fn find_next_to_me(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
     [
-        dir.join(LIB),
-        dir.join("../lib").join(LIB),
-        dir.join("deps").join(LIB),
+        dir.join(name),
+        dir.join("../lib").join(name),
+        dir.join("deps").join(name),
     ]
     .into_iter()
     .find(|p| p.is_file())
     .and_then(|p| p.canonicalize().ok())
 }
 
-fn main() {
-    let mut args = std::env::args_os().skip(1);
-    let Some(cmd) = args.next() else {
-        eprintln!("usage: snmalloc-run CMD [ARGS...]");
-        exit(2);
-    };
-    let Some(lib) = find_library() else {
-        eprintln!("snmalloc-run: {LIB} not found next to this executable or in ../lib");
-        exit(127);
-    };
-    let mut preload = OsString::from(lib.as_os_str());
-    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
-        preload.push(" ");
-        preload.push(old);
+fn library(a: &Args) -> PathBuf {
+    if let Some(lib) = &a.lib {
+        if !lib.is_file() {
+            fail(127, format!("{}: no such library", lib.display()));
+        }
+        return lib.canonicalize().unwrap_or_else(|_| lib.clone());
     }
-    let err = Command::new(&cmd)
-        .args(args)
-        .env("LD_PRELOAD", preload)
-        .exec();
-    eprintln!("snmalloc-run: cannot run {}: {err}", cmd.to_string_lossy());
-    exit(if err.kind() == std::io::ErrorKind::NotFound {
-        127
-    } else {
-        126
+    let name = if a.profile { PROFILE_LIB } else { LIB };
+    find_next_to_me(name).unwrap_or_else(|| {
+        if a.profile {
+            fail(
+                127,
+                format!(
+                    "{PROFILE_LIB} not found next to this executable or in ../lib: \
+                     build it with scripts/build-profile.sh (scripts/install.sh installs it)"
+                ),
+            )
+        }
+        fail(127, format!("{LIB} not found next to this executable or in ../lib: build it with `cargo build --release`"))
+    })
+}
+
+/// CMD as the kernel will find it: a path, or the first match in PATH.
+fn resolve(cmd: &OsStr) -> Option<PathBuf> {
+    let p = Path::new(cmd);
+    if p.components().count() > 1 || cmd.to_string_lossy().contains('/') {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(cmd)).find(|c| {
+        use std::os::unix::fs::PermissionsExt;
+        c.metadata()
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    })
+}
+
+/// LD_PRELOAD with our library first, keeping what was there.
+pub fn preload_value(lib: &Path) -> OsString {
+    let mut v = OsString::from(lib.as_os_str());
+    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        v.push(" ");
+        v.push(old);
+    }
+    v
+}
+
+fn main() {
+    let a = parse(std::env::args_os().skip(1));
+    let program = resolve(&a.cmd[0]).unwrap_or_else(|| {
+        fail(
+            127,
+            format!("{}: command not found", a.cmd[0].to_string_lossy()),
+        )
     });
+    if let Err(why) = elf::check_preloadable(&program) {
+        fail(126, format!("{}: {why}", program.display()));
+    }
+    if a.compare {
+        let contenders = compare::contenders(&library(&a), &a.with);
+        exit(compare::run(&contenders, &a.cmd, a.runs));
+    }
+    let lib = library(&a);
+    let mut c = Command::new(&a.cmd[0]);
+    c.args(&a.cmd[1..]).env("LD_PRELOAD", preload_value(&lib));
+    if a.stats || a.profile {
+        c.env("SNMALLOC_STATS", "1");
+    }
+    if let Some(f) = &a.stats_file {
+        c.env("SNMALLOC_STATS", "1").env("SNMALLOC_STATS_FILE", f);
+    }
+    if a.verbose {
+        c.env("SNMALLOC_VERBOSE", "1");
+    }
+    let err = c.exec();
+    fail(
+        if err.kind() == std::io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        },
+        format!("cannot run {}: {err}", a.cmd[0].to_string_lossy()),
+    )
 }

@@ -1,0 +1,230 @@
+//! `--compare`: the same command under each allocator, interleaved, with
+//! wall time and peak RSS as ratios to glibc's.
+
+use std::collections::hash_map::DefaultHasher;
+use std::ffi::OsString;
+use std::hash::Hasher;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The other allocators' Debian library names.
+const PEERS: [(&str, &str); 3] = [
+    ("jemalloc", "libjemalloc.so.2"),
+    ("mimalloc", "libmimalloc.so.2"),
+    ("tcmalloc", "libtcmalloc_minimal.so.4"),
+];
+
+const LIB_DIRS: [&str; 6] = [
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/usr/local/lib",
+    "/lib/x86_64-linux-gnu",
+];
+
+/// An allocator to try: a name and the library to preload (none: glibc).
+pub struct Contender {
+    pub name: String,
+    pub lib: Option<PathBuf>,
+}
+
+/// glibc, ours, every peer installed, and those given with `--with`.
+pub fn contenders(ours: &Path, extra: &[(String, PathBuf)]) -> Vec<Contender> {
+    let mut v = vec![
+        Contender {
+            name: "glibc".into(),
+            lib: None,
+        },
+        Contender {
+            name: "snmalloc-rs".into(),
+            lib: Some(ours.to_path_buf()),
+        },
+    ];
+    for (name, file) in PEERS {
+        match LIB_DIRS
+            .iter()
+            .map(|d| Path::new(d).join(file))
+            .find(|p| p.is_file())
+        {
+            Some(lib) => v.push(Contender {
+                name: name.into(),
+                lib: Some(lib),
+            }),
+            None => eprintln!("snmalloc-run: {name} ({file}) not installed, left out"),
+        }
+    }
+    for (name, lib) in extra {
+        v.push(Contender {
+            name: name.clone(),
+            lib: Some(lib.clone()),
+        });
+    }
+    v
+}
+
+/// One run's outcome.
+struct Run {
+    seconds: f64,
+    max_rss_kib: u64,
+    status: String,
+    output: u64,
+}
+
+struct HashWriter(DefaultHasher);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.write(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn run_once(c: &Contender, cmd: &[OsString]) -> Run {
+    let mut command = Command::new(&cmd[0]);
+    command
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    match &c.lib {
+        Some(lib) => command.env("LD_PRELOAD", crate::preload_value(lib)),
+        None => command.env_remove("LD_PRELOAD"),
+    };
+    let start = Instant::now();
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => crate::fail(126, format!("cannot run {}: {e}", cmd[0].to_string_lossy())),
+    };
+    let mut hash = HashWriter(DefaultHasher::new());
+    if let Some(mut out) = child.stdout.take() {
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            std::io::Write::write_all(&mut hash, &buf[..n]).ok();
+        }
+    }
+    let mut status = 0;
+    // SAFETY: rusage is plain data, filled by wait4.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: reaps our own child, writing into valid out-pointers. std's
+    // Child is not waited on afterwards (it does not wait on drop).
+    let r = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let seconds = start.elapsed().as_secs_f64();
+    let status = if r < 0 {
+        "wait failed".to_string()
+    } else if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status).to_string()
+    } else if libc::WIFSIGNALED(status) {
+        format!("signal {}", libc::WTERMSIG(status))
+    } else {
+        "?".to_string()
+    };
+    Run {
+        seconds,
+        max_rss_kib: usage.ru_maxrss as u64,
+        status,
+        output: hash.0.finish(),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn time(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.1} ms", s * 1000.0)
+    } else {
+        format!("{s:.3} s")
+    }
+}
+
+/// Runs the comparison and prints the table; returns the exit code.
+pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize) -> i32 {
+    let total = runs * contenders.len();
+    let mut results: Vec<Vec<Run>> = contenders.iter().map(|_| Vec::new()).collect();
+    for r in 0..runs {
+        for (i, c) in contenders.iter().enumerate() {
+            eprintln!(
+                "snmalloc-run: run {}/{total}: {} (round {}/{runs})",
+                r * contenders.len() + i + 1,
+                c.name,
+                r + 1
+            );
+            results[i].push(run_once(c, cmd));
+        }
+    }
+    let base_time = median(results[0].iter().map(|r| r.seconds).collect());
+    let base_rss = median(results[0].iter().map(|r| r.max_rss_kib as f64).collect());
+    println!(
+        "{:<14} {:>11} {:>11} {:>11} {:>9} {:>13} {:>9}  exit",
+        "allocator", "median", "min", "max", "time/glibc", "peak RSS", "RSS/glibc"
+    );
+    let mut notes = Vec::new();
+    let reference_output = results[0][0].output;
+    for (c, rs) in contenders.iter().zip(&results) {
+        let t = median(rs.iter().map(|r| r.seconds).collect());
+        let min = rs.iter().map(|r| r.seconds).fold(f64::INFINITY, f64::min);
+        let max = rs.iter().map(|r| r.seconds).fold(0.0, f64::max);
+        let rss = median(rs.iter().map(|r| r.max_rss_kib as f64).collect());
+        let mut statuses: Vec<&str> = rs.iter().map(|r| r.status.as_str()).collect();
+        statuses.dedup();
+        println!(
+            "{:<14} {:>11} {:>11} {:>11} {:>9.2} {:>10.1} MiB {:>9.2}  {}",
+            c.name,
+            time(t),
+            time(min),
+            time(max),
+            t / base_time,
+            rss / 1024.0,
+            rss / base_rss,
+            statuses.join(",")
+        );
+        if statuses.len() > 1 {
+            notes.push(format!(
+                "{}: runs ended differently ({})",
+                c.name,
+                statuses.join(", ")
+            ));
+        }
+        if rs.iter().any(|r| r.output != reference_output) {
+            notes.push(format!(
+                "{}: output differed from glibc's first run",
+                c.name
+            ));
+        }
+    }
+    let all_statuses: Vec<&str> = results
+        .iter()
+        .flatten()
+        .map(|r| r.status.as_str())
+        .collect();
+    if all_statuses.iter().any(|s| *s != all_statuses[0]) {
+        notes.push("exit statuses differ between allocators".into());
+    }
+    println!(
+        "({runs} runs each, interleaved; peak RSS is the median of the runs' maximum resident set)"
+    );
+    for n in &notes {
+        println!("note: {n}");
+    }
+    if notes.is_empty() {
+        0
+    } else {
+        1
+    }
+}

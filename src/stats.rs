@@ -1,0 +1,202 @@
+//! The report printed at exit when `SNMALLOC_STATS` is set: memory reserved
+//! from the OS, and in the profiling build (feature `profile`) allocations
+//! by size class, cross-thread frees, peak live bytes and the largest block.
+//!
+//! Formatted into a stack buffer and written with `write(2)`: the report
+//! allocates nothing, so it cannot disturb what it measures.
+
+use crate::config;
+use core::ffi::{c_char, c_int, CStr};
+use core::fmt::{self, Write};
+
+/// Writes through a fixed stack buffer to a file descriptor.
+pub struct FdWriter {
+    fd: c_int,
+    buf: [u8; 1024],
+    len: usize,
+}
+
+impl FdWriter {
+    /// A writer to `fd`.
+    pub fn new(fd: c_int) -> Self {
+        FdWriter {
+            fd,
+            buf: [0; 1024],
+            len: 0,
+        }
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&mut self) {
+        let mut done = 0;
+        while done < self.len {
+            // SAFETY: writes initialised bytes of our own buffer.
+            let n =
+                unsafe { libc::write(self.fd, self.buf[done..].as_ptr().cast(), self.len - done) };
+            if n <= 0 {
+                break;
+            }
+            done += n as usize;
+        }
+        self.len = 0;
+    }
+}
+
+impl Write for FdWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for chunk in s.as_bytes().chunks(self.buf.len()) {
+            if self.len + chunk.len() > self.buf.len() {
+                self.flush();
+            }
+            self.buf[self.len..self.len + chunk.len()].copy_from_slice(chunk);
+            self.len += chunk.len();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FdWriter {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Bytes, with a binary unit for people and the exact figure for scripts.
+struct Bytes(u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let mut v = self.0 as f64;
+        let mut u = 0;
+        while v >= 1024.0 && u + 1 < UNITS.len() {
+            v /= 1024.0;
+            u += 1;
+        }
+        if u == 0 {
+            write!(f, "{} B", self.0)
+        } else {
+            write!(f, "{v:.1} {} ({} bytes)", UNITS[u], self.0)
+        }
+    }
+}
+
+extern "C" {
+    static program_invocation_name: *const c_char;
+}
+
+/// Writes the report to `out`.
+pub fn write_report(out: &mut impl Write) -> fmt::Result {
+    let usage = crate::SnMalloc::memory_usage();
+    // SAFETY: glibc sets program_invocation_name before any initialiser runs.
+    let name = unsafe { program_invocation_name };
+    let name = if name.is_null() {
+        "?"
+    } else {
+        // SAFETY: a NUL-terminated string owned by the C runtime.
+        unsafe { CStr::from_ptr(name) }.to_str().unwrap_or("?")
+    };
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    writeln!(
+        out,
+        "snmalloc-rs {} report for pid {pid} ({name}):",
+        env!("CARGO_PKG_VERSION")
+    )?;
+    writeln!(
+        out,
+        "  memory reserved from the OS: peak {}",
+        Bytes(usage.peak as u64)
+    )?;
+    writeln!(
+        out,
+        "  memory reserved from the OS at exit: {}",
+        Bytes(usage.current as u64)
+    )?;
+    #[cfg(feature = "profile")]
+    write_profile(out)?;
+    #[cfg(not(feature = "profile"))]
+    writeln!(
+        out,
+        "  (counts by size class: run with `snmalloc-run --profile`)"
+    )?;
+    Ok(())
+}
+
+#[cfg(feature = "profile")]
+fn write_profile(out: &mut impl Write) -> fmt::Result {
+    use crate::ffi::{self, ClassStat, ProfileTotals};
+    let mut classes = [ClassStat::default(); 128];
+    // SAFETY: the buffer holds `classes.len()` entries.
+    let n = unsafe { ffi::snrs_profile_classes(classes.as_mut_ptr(), classes.len()) };
+    let mut totals = ProfileTotals::default();
+    // SAFETY: a valid out-pointer.
+    unsafe { ffi::snrs_profile_totals(&mut totals) };
+    let classes = &classes[..n];
+    let (allocs, bytes, frees, remote) = classes.iter().fold((0, 0, 0, 0), |t, c| {
+        (
+            t.0 + c.allocs,
+            t.1 + c.bytes,
+            t.2 + c.frees,
+            t.3 + c.remote_frees,
+        )
+    });
+    let share = if frees == 0 {
+        0.0
+    } else {
+        100.0 * remote as f64 / frees as f64
+    };
+    writeln!(out, "  allocations: {allocs}, {} requested", Bytes(bytes))?;
+    writeln!(out, "  frees: {frees}, of which by another thread than the allocating one: {remote} ({share:.1}%)")?;
+    writeln!(out, "  peak live: {}", Bytes(totals.peak_live))?;
+    writeln!(out, "  live at exit: {}", Bytes(totals.live))?;
+    writeln!(
+        out,
+        "  largest single allocation: {}",
+        Bytes(totals.largest)
+    )?;
+    writeln!(
+        out,
+        "  {:>12} {:>12} {:>16} {:>12} {:>12}",
+        "size class", "allocs", "bytes", "frees", "remote frees"
+    )?;
+    for c in classes {
+        writeln!(
+            out,
+            "  {:>12} {:>12} {:>16} {:>12} {:>12}",
+            c.size, c.allocs, c.bytes, c.frees, c.remote_frees
+        )?;
+    }
+    Ok(())
+}
+
+/// Prints the report if `SNMALLOC_STATS` asked for one: appended to
+/// `SNMALLOC_STATS_FILE` if set, else to stderr.
+pub fn report_at_exit() {
+    let opts = config::get();
+    if !opts.stats {
+        return;
+    }
+    let fd = match opts.stats_file() {
+        // SAFETY: a NUL-terminated path; the descriptor is closed below.
+        Some(path) => unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
+                0o644,
+            )
+        },
+        None => 2,
+    };
+    if fd < 0 {
+        return;
+    }
+    {
+        let mut w = FdWriter::new(fd);
+        let _ = write_report(&mut w);
+    }
+    if fd != 2 {
+        // SAFETY: we opened it.
+        unsafe { libc::close(fd) };
+    }
+}
