@@ -170,8 +170,14 @@ pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize) -> i32 {
     }
     let base_time = median(results[0].iter().map(|r| r.seconds).collect());
     let base_rss = median(results[0].iter().map(|r| r.max_rss_kib as f64).collect());
+    let w = contenders
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
     println!(
-        "{:<14} {:>11} {:>11} {:>11} {:>9} {:>13} {:>9}  exit",
+        "{:<w$} {:>11} {:>11} {:>11} {:>10} {:>13} {:>9}  exit",
         "allocator", "median", "min", "max", "time/glibc", "peak RSS", "RSS/glibc"
     );
     let mut notes = Vec::new();
@@ -184,7 +190,7 @@ pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize) -> i32 {
         let mut statuses: Vec<&str> = rs.iter().map(|r| r.status.as_str()).collect();
         statuses.dedup();
         println!(
-            "{:<14} {:>11} {:>11} {:>11} {:>9.2} {:>10.1} MiB {:>9.2}  {}",
+            "{:<w$} {:>11} {:>11} {:>11} {:>10.2} {:>10.1} MiB {:>9.2}  {}",
             c.name,
             time(t),
             time(min),

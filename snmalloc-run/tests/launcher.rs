@@ -251,3 +251,16 @@ fn compare_prints_a_row_per_allocator() {
         "no progress on stderr"
     );
 }
+
+#[test]
+fn verbose_says_when_the_library_takes_over() {
+    let out = launcher().args(["--verbose", "true"]).output().unwrap();
+    ok(&out);
+    assert!(
+        text(&out.stderr).contains("serving allocations of pid"),
+        "{}",
+        text(&out.stderr)
+    );
+    let quiet = launcher().arg("true").output().unwrap();
+    assert!(text(&quiet.stderr).is_empty(), "{}", text(&quiet.stderr));
+}
