@@ -108,7 +108,7 @@ fn main() {
     }
     alloc.compile("snmalloc_rs_alloc");
 
-    if over {
+    if over && target_os == "linux" {
         // C++ operator new's failure path must throw std::bad_alloc and call
         // the new-handler: that one small file is built with exceptions.
         base("new_failure.cc")

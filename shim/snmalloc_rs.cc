@@ -19,9 +19,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#if defined(__GLIBC__) || __has_include(<malloc.h>)
-#  include <malloc.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +26,11 @@ namespace snrs
 {
   using FreeFn = void (*)(void*);
   using SizeFn = size_t (*)(void*);
+#ifdef __APPLE__
+  constexpr const char* SIZE_FN = "malloc_size";
+#else
+  constexpr const char* SIZE_FN = "malloc_usable_size";
+#endif
 
   // The allocator that owned the process before us (glibc's, normally).
   // Resolved once, lazily: pointers it handed out before our library took
@@ -55,14 +57,12 @@ namespace snrs
       // which is then leaked rather than deadlocked.
       previous.free_fn.store(
         reinterpret_cast<FreeFn>(dlsym(RTLD_NEXT, "free")));
-      previous.size_fn.store(
-        reinterpret_cast<SizeFn>(dlsym(RTLD_NEXT, "malloc_usable_size")));
+      previous.size_fn.store(reinterpret_cast<SizeFn>(dlsym(RTLD_NEXT, SIZE_FN)));
 #else
       // Used as a library only: the process's own allocator owns the rest.
       previous.free_fn.store(&::free);
-#  if defined(__GLIBC__)
-      previous.size_fn.store(&::malloc_usable_size);
-#  endif
+      previous.size_fn.store(
+        reinterpret_cast<SizeFn>(dlsym(RTLD_DEFAULT, SIZE_FN)));
 #endif
       previous.state.store(2);
     }
@@ -209,6 +209,11 @@ SNRS_API size_t snrs_usable_size(const void* p)
 SNRS_API int snrs_is_owned(const void* p)
 {
   return p != nullptr && is_owned(const_cast<void*>(p));
+}
+
+SNRS_API size_t snrs_round_size(size_t size)
+{
+  return round_size(size);
 }
 
 SNRS_API void snrs_statistics(size_t* current, size_t* peak)

@@ -25,6 +25,8 @@ SNRS_API void snrs_aligned_free_sized(void* p, size_t align, size_t size);
 SNRS_API size_t snrs_usable_size(const void* p);
 SNRS_API int snrs_is_owned(const void* p);
 SNRS_API void snrs_statistics(size_t* current, size_t* peak);
+// The usable size snmalloc gives a request of `size` bytes.
+SNRS_API size_t snrs_round_size(size_t size);
 
 // Failure paths of C++ operator new (shim/new_failure.cc): call the
 // new-handler and retry, then throw std::bad_alloc (or return NULL).

@@ -26,6 +26,8 @@ extern "C" {
     pub fn snrs_usable_size(p: *const c_void) -> usize;
     pub fn snrs_is_owned(p: *const c_void) -> i32;
     pub fn snrs_statistics(current: *mut usize, peak: *mut usize);
+    /// The usable size snmalloc gives a request of `size` bytes.
+    pub fn snrs_round_size(size: usize) -> usize;
 }
 
 #[cfg(feature = "override")]

@@ -22,17 +22,28 @@
 mod ffi;
 mod global;
 
-#[cfg(all(feature = "override", target_os = "linux"))]
-pub mod libc_api;
+/// The platforms where the library replaces the process's allocator.
+macro_rules! preload_platform {
+    ($($item:item)*) => {$(
+        #[cfg(all(feature = "override", any(target_os = "linux", target_os = "freebsd", target_os = "macos")))]
+        $item
+    )*};
+}
+
+preload_platform! {
+    pub mod libc_api;
+    mod config;
+    mod platform;
+    mod stats;
+}
 
 #[cfg(all(feature = "override", target_os = "linux"))]
-mod config;
-#[cfg(all(feature = "override", target_os = "linux"))]
-mod platform;
-#[cfg(all(feature = "override", target_os = "linux"))]
-mod stats;
+pub mod glibc_api;
 
-#[cfg(all(feature = "override", unix, target_pointer_width = "64"))]
+#[cfg(all(feature = "override", target_os = "freebsd"))]
+pub mod jemalloc_api;
+
+#[cfg(all(feature = "override", target_os = "linux", target_pointer_width = "64"))]
 pub mod cxx_api;
 
 pub use global::{MemoryUsage, SnMalloc};

@@ -6,7 +6,7 @@
 //! allocates nothing, so it cannot disturb what it measures.
 
 use crate::config;
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{c_int, CStr};
 use core::fmt::{self, Write};
 
 /// Writes through a fixed stack buffer to a file descriptor.
@@ -61,6 +61,36 @@ impl Drop for FdWriter {
     }
 }
 
+/// A fixed, NUL-terminated buffer to format into without allocating.
+pub struct StackBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackBuf<N> {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        StackBuf { buf: [0; N], len: 0 }
+    }
+
+    /// What was written, as a C string (the buffer always keeps a NUL).
+    pub fn as_c_str(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.buf).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> Write for StackBuf<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end >= N {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 /// Bytes, with a binary unit for people and the exact figure for scripts.
 struct Bytes(u64);
 
@@ -81,21 +111,10 @@ impl fmt::Display for Bytes {
     }
 }
 
-extern "C" {
-    static program_invocation_name: *const c_char;
-}
-
 /// Writes the report to `out`.
 pub fn write_report(out: &mut impl Write) -> fmt::Result {
     let usage = crate::SnMalloc::memory_usage();
-    // SAFETY: glibc sets program_invocation_name before any initialiser runs.
-    let name = unsafe { program_invocation_name };
-    let name = if name.is_null() {
-        "?"
-    } else {
-        // SAFETY: a NUL-terminated string owned by the C runtime.
-        unsafe { CStr::from_ptr(name) }.to_str().unwrap_or("?")
-    };
+    let name = crate::platform::program_name().to_str().unwrap_or("?");
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     writeln!(

@@ -1,19 +1,25 @@
-//! ELF initialiser and finaliser entries: the dynamic loader runs them after
-//! libc is initialised (so `getenv` works) and at `exit`, after the
-//! program's own `atexit` handlers. No allocator is needed to register them.
+//! Linux (glibc).
 
-extern "C" fn on_load() {
-    super::init();
+use core::ffi::{c_char, c_int, CStr};
+
+/// Sets the calling thread's `errno`.
+pub fn set_errno(err: c_int) {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() = err };
 }
 
-extern "C" fn on_exit() {
-    super::fini();
+extern "C" {
+    static program_invocation_name: *const c_char;
 }
 
-#[used]
-#[link_section = ".init_array"]
-static INIT: extern "C" fn() = on_load;
-
-#[used]
-#[link_section = ".fini_array"]
-static FINI: extern "C" fn() = on_exit;
+/// The program's name as it was invoked.
+pub fn program_name() -> &'static CStr {
+    // SAFETY: glibc sets program_invocation_name before any initialiser runs
+    // and never frees it.
+    let name = unsafe { program_invocation_name };
+    if name.is_null() {
+        return c"?";
+    }
+    // SAFETY: a NUL-terminated string owned by the C runtime.
+    unsafe { CStr::from_ptr(name) }
+}

@@ -1,8 +1,28 @@
-//! Per-platform hooks of the preloaded library, behind one interface:
-//! run `init` when the library is loaded and `fini` when the process exits.
+//! Per-platform parts of the preloaded library, one module per platform
+//! behind one interface:
+//!
+//! - `set_errno(err)`: the calling thread's `errno`.
+//! - `program_name()`: the running program's name, for the exit report.
+//! - the platform's way to run [`init`] when the library is loaded and
+//!   [`fini`] when the process exits, with no allocation needed to register
+//!   them.
+//! - on macOS, the interposition of the system allocator (`macos.rs`).
 
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod elf;
+#[cfg(target_os = "freebsd")]
+mod freebsd;
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "macos")]
+mod macos;
+
+#[cfg(target_os = "freebsd")]
+pub use freebsd::{program_name, set_errno};
+#[cfg(target_os = "linux")]
+pub use linux::{program_name, set_errno};
+#[cfg(target_os = "macos")]
+pub use macos::{program_name, set_errno};
 
 /// Reads the options; says hello if asked to.
 fn init() {
@@ -12,16 +32,8 @@ fn init() {
         let mut w = crate::stats::FdWriter::new(2);
         // SAFETY: getpid has no preconditions.
         let pid = unsafe { libc::getpid() };
-        let kind = if cfg!(feature = "profile") {
-            " (profiling build)"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            w,
-            "snmalloc-rs {}{kind}: serving allocations of pid {pid}",
-            env!("CARGO_PKG_VERSION")
-        );
+        let kind = if cfg!(feature = "profile") { " (profiling build)" } else { "" };
+        let _ = writeln!(w, "snmalloc-rs {}{kind}: serving allocations of pid {pid}", env!("CARGO_PKG_VERSION"));
     }
 }
 

@@ -1,0 +1,21 @@
+//! FreeBSD: its libc allocator is jemalloc, so the preloaded library also
+//! answers jemalloc's non-standard API (`crate::jemalloc_api`).
+
+use core::ffi::{c_int, CStr};
+
+/// Sets the calling thread's `errno`.
+pub fn set_errno(err: c_int) {
+    // SAFETY: __error returns this thread's errno slot.
+    unsafe { *libc::__error() = err };
+}
+
+/// The program's name (`getprogname`).
+pub fn program_name() -> &'static CStr {
+    // SAFETY: getprogname returns a string owned by the C runtime, or NULL.
+    let name = unsafe { libc::getprogname() };
+    if name.is_null() {
+        return c"?";
+    }
+    // SAFETY: NUL-terminated, lives for the process.
+    unsafe { CStr::from_ptr(name) }
+}
