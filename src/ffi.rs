@@ -5,6 +5,8 @@
 
 use core::ffi::c_void;
 
+// Without the C API (feature `override`), only SnMalloc's subset is used.
+#[cfg_attr(not(feature = "override"), allow(dead_code))]
 extern "C" {
     pub fn snrs_malloc(size: usize) -> *mut c_void;
     pub fn snrs_calloc(nmemb: usize, size: usize) -> *mut c_void;
@@ -30,14 +32,14 @@ extern "C" {
     pub fn snrs_round_size(size: usize) -> usize;
 }
 
-#[cfg(feature = "override")]
+#[cfg(all(feature = "override", target_os = "linux"))]
 extern "C-unwind" {
     /// C++ operator new's failure path: new-handler, retry, `std::bad_alloc`.
     /// `align` is 0 for the unaligned operators.
     pub fn snrs_new_failed(size: usize, align: usize) -> *mut c_void;
 }
 
-#[cfg(feature = "override")]
+#[cfg(all(feature = "override", target_os = "linux"))]
 extern "C" {
     /// As `snrs_new_failed`, but returns NULL instead of throwing.
     pub fn snrs_new_failed_nothrow(size: usize, align: usize) -> *mut c_void;

@@ -185,6 +185,7 @@ macro_rules! forward {
     )*};
 }
 
+#[cfg(target_os = "linux")]
 pub(crate) use forward;
 
 forward! {
@@ -209,7 +210,7 @@ forward! {
 
 /// Whether snmalloc owns the block at `p` (0 or 1). Not part of any libc:
 /// it lets a program, or a test, check that this library really serves it.
-#[cfg_attr(not(target_os = "macos"), no_mangle)]
+#[no_mangle]
 pub extern "C" fn snmalloc_rs_owns(p: *const c_void) -> c_int {
     c_int::from(crate::SnMalloc.owns(p.cast()))
 }

@@ -6,7 +6,7 @@
 //! allocates nothing, so it cannot disturb what it measures.
 
 use crate::config;
-use core::ffi::{c_int, CStr};
+use core::ffi::c_int;
 use core::fmt::{self, Write};
 
 /// Writes through a fixed stack buffer to a file descriptor.
@@ -62,11 +62,13 @@ impl Drop for FdWriter {
 }
 
 /// A fixed, NUL-terminated buffer to format into without allocating.
+#[cfg(target_os = "linux")]
 pub struct StackBuf<const N: usize> {
     buf: [u8; N],
     len: usize,
 }
 
+#[cfg(target_os = "linux")]
 impl<const N: usize> StackBuf<N> {
     /// An empty buffer.
     pub fn new() -> Self {
@@ -74,11 +76,12 @@ impl<const N: usize> StackBuf<N> {
     }
 
     /// What was written, as a C string (the buffer always keeps a NUL).
-    pub fn as_c_str(&self) -> &CStr {
-        CStr::from_bytes_until_nul(&self.buf).unwrap_or_default()
+    pub fn as_c_str(&self) -> &core::ffi::CStr {
+        core::ffi::CStr::from_bytes_until_nul(&self.buf).unwrap_or_default()
     }
 }
 
+#[cfg(target_os = "linux")]
 impl<const N: usize> Write for StackBuf<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let end = self.len + s.len();
