@@ -100,6 +100,12 @@ fn main() {
             .define("SNMALLOC_HAS_LINUX_RANDOM_H", None)
             .define("SNMALLOC_HAS_LINUX_FUTEX_H", None)
             .define("SNMALLOC_PLATFORM_HAS_GETENTROPY", None);
+    } else if target_os == "macos" {
+        // Upstream's macOS default: C++11 thread_local destructors (libc++).
+        alloc
+            .define("SNMALLOC_PTHREAD_ATFORK_WORKS", None)
+            .define("SNMALLOC_PTHREAD_FORK_PROTECTION", None);
+        println!("cargo:rustc-link-lib=dylib=c++");
     } else if target_os != "windows" {
         alloc
             .define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None)
