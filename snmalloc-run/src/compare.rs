@@ -25,23 +25,41 @@ const LIB_DIRS: [&str; 6] = [
     "/lib/x86_64-linux-gnu",
 ];
 
-/// An allocator to try: a name and the library to preload (none: glibc).
+/// An allocator to try: a name and the library to preload (none: glibc),
+/// or another build of the program to run in CMD's place.
 pub struct Contender {
     pub name: String,
     pub lib: Option<PathBuf>,
+    pub program: Option<PathBuf>,
 }
 
-/// glibc, ours, every peer installed, and those given with `--with`.
-pub fn contenders(ours: &Path, extra: &[(String, PathBuf)]) -> Vec<Contender> {
+/// Where and how to record results beyond the table.
+pub struct Output<'a> {
+    /// Append one CSV row per contender to this file.
+    pub csv: Option<&'a Path>,
+    /// The workload's name in the CSV.
+    pub label: &'a str,
+}
+
+/// glibc, ours, every peer installed, those given with `--with`
+/// (preloaded libraries) and `--alt` (other builds of the program).
+pub fn contenders(
+    ours: &Path,
+    with: &[(String, PathBuf)],
+    alt: &[(String, PathBuf)],
+) -> Vec<Contender> {
+    let preload = |name: &str, lib: PathBuf| Contender {
+        name: name.into(),
+        lib: Some(lib),
+        program: None,
+    };
     let mut v = vec![
         Contender {
             name: "glibc".into(),
             lib: None,
+            program: None,
         },
-        Contender {
-            name: "snmalloc-rs".into(),
-            lib: Some(ours.to_path_buf()),
-        },
+        preload("snmalloc-rs", ours.to_path_buf()),
     ];
     for (name, file) in PEERS {
         match LIB_DIRS
@@ -49,19 +67,16 @@ pub fn contenders(ours: &Path, extra: &[(String, PathBuf)]) -> Vec<Contender> {
             .map(|d| Path::new(d).join(file))
             .find(|p| p.is_file())
         {
-            Some(lib) => v.push(Contender {
-                name: name.into(),
-                lib: Some(lib),
-            }),
+            Some(lib) => v.push(preload(name, lib)),
             None => eprintln!("snmalloc-run: {name} ({file}) not installed, left out"),
         }
     }
-    for (name, lib) in extra {
-        v.push(Contender {
-            name: name.clone(),
-            lib: Some(lib.clone()),
-        });
-    }
+    v.extend(with.iter().map(|(name, lib)| preload(name, lib.clone())));
+    v.extend(alt.iter().map(|(name, program)| Contender {
+        name: name.clone(),
+        lib: None,
+        program: Some(program.clone()),
+    }));
     v
 }
 
@@ -86,7 +101,7 @@ impl std::io::Write for HashWriter {
 }
 
 fn run_once(c: &Contender, cmd: &[OsString]) -> Run {
-    let mut command = Command::new(&cmd[0]);
+    let mut command = Command::new(c.program.as_deref().unwrap_or(Path::new(&cmd[0])));
     command
         .args(&cmd[1..])
         .stdin(Stdio::null())
@@ -154,7 +169,7 @@ fn time(s: f64) -> String {
 }
 
 /// Runs the comparison and prints the table; returns the exit code.
-pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize) -> i32 {
+pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize, out: &Output) -> i32 {
     let total = runs * contenders.len();
     let mut results: Vec<Vec<Run>> = contenders.iter().map(|_| Vec::new()).collect();
     for r in 0..runs {
@@ -200,6 +215,24 @@ pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize) -> i32 {
             rss / base_rss,
             statuses.join(",")
         );
+        if let Some(csv) = out.csv {
+            let same_output = rs.iter().all(|r| r.output == reference_output);
+            let row = format!(
+                "{},{},{},{:.6},{:.6},{:.6},{:.0},{},{}\n",
+                out.label,
+                c.name,
+                rs.len(),
+                t,
+                min,
+                max,
+                rss,
+                statuses.join("|"),
+                same_output
+            );
+            if let Err(e) = append(csv, &row) {
+                crate::fail(1, format!("cannot write {}: {e}", csv.display()));
+            }
+        }
         if statuses.len() > 1 {
             notes.push(format!(
                 "{}: runs ended differently ({})",
@@ -233,4 +266,23 @@ pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize) -> i32 {
     } else {
         1
     }
+}
+
+const CSV_HEADER: &str =
+    "workload,allocator,runs,median_s,min_s,max_s,peak_rss_kib,exit,same_output\n";
+
+/// Appends `row` to the CSV file, writing the header first if it is new.
+fn append(path: &Path, row: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let fresh = std::fs::metadata(path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if fresh {
+        f.write_all(CSV_HEADER.as_bytes())?;
+    }
+    f.write_all(row.as_bytes())
 }

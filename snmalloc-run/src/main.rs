@@ -37,6 +37,10 @@ options:
                       interleaved, and print time and peak memory as ratios
   -n RUNS             runs per allocator for --compare (default 5)
   --with NAME=LIB     also compare the allocator preloaded from LIB
+  --alt NAME=PROGRAM  also compare another build of the program (run in
+                      CMD's place, with the same arguments, nothing preloaded)
+  --csv FILE          append one row per allocator to FILE (for scripts)
+  --label NAME        the workload's name in the CSV (default: CMD)
   -h, --help          this text
 ";
 
@@ -51,6 +55,9 @@ struct Args {
     compare: bool,
     runs: usize,
     with: Vec<(String, PathBuf)>,
+    alt: Vec<(String, PathBuf)>,
+    csv: Option<PathBuf>,
+    label: Option<String>,
     cmd: Vec<OsString>,
 }
 
@@ -76,14 +83,21 @@ fn parse(mut it: impl Iterator<Item = OsString>) -> Args {
             Some("--verbose") => a.verbose = true,
             Some("--lib") => a.lib = Some(value("--lib").into()),
             Some("--compare") => a.compare = true,
-            Some("--with") => {
-                let v = value("--with");
+            Some(flag @ ("--with" | "--alt")) => {
+                let v = value(flag);
                 let v = v.to_string_lossy();
-                let (name, lib) = v
+                let (name, path) = v
                     .split_once('=')
-                    .unwrap_or_else(|| fail(2, "--with takes NAME=LIBRARY"));
-                a.with.push((name.to_string(), PathBuf::from(lib)));
+                    .unwrap_or_else(|| fail(2, format!("{flag} takes NAME=PATH")));
+                let list = if flag == "--with" {
+                    &mut a.with
+                } else {
+                    &mut a.alt
+                };
+                list.push((name.to_string(), PathBuf::from(path)));
             }
+            Some("--csv") => a.csv = Some(value("--csv").into()),
+            Some("--label") => a.label = Some(value("--label").to_string_lossy().into_owned()),
             Some("-n") => {
                 let v = value("-n");
                 a.runs = v
@@ -191,8 +205,16 @@ fn main() {
         fail(126, format!("{}: {why}", program.display()));
     }
     if a.compare {
-        let contenders = compare::contenders(&library(&a), &a.with);
-        exit(compare::run(&contenders, &a.cmd, a.runs));
+        let contenders = compare::contenders(&library(&a), &a.with, &a.alt);
+        let label = a
+            .label
+            .clone()
+            .unwrap_or_else(|| a.cmd[0].to_string_lossy().into_owned());
+        let out = compare::Output {
+            csv: a.csv.as_deref(),
+            label: &label,
+        };
+        exit(compare::run(&contenders, &a.cmd, a.runs, &out));
     }
     let lib = library(&a);
     let mut c = Command::new(&a.cmd[0]);
