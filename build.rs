@@ -125,6 +125,34 @@ fn main() {
         println!("cargo:rustc-link-lib=dylib=dl");
         // An allocator must never be unloaded while its memory is live.
         println!("cargo:rustc-link-arg-cdylib=-Wl,-z,nodelete");
+        if over {
+            export_cxx_directly();
+        }
+    }
+}
+
+/// The exported functions that only forward to the C++ side (the `forward!`
+/// lists in src/) are, in the preloaded library, aliases of the C++
+/// functions themselves: `--defsym` overrides the one-`jmp` Rust stub, so
+/// `malloc` *is* snmalloc's inlined fast path, as in upstream's own shim.
+/// The stubs remain for Rust executables linking the rlib.
+fn export_cxx_directly() {
+    for file in ["src/libc_api.rs", "src/glibc_api.rs", "src/cxx_api.rs"] {
+        println!("cargo:rerun-if-changed={file}");
+        let text = fs::read_to_string(file).expect("read forward! lists");
+        for line in text.lines() {
+            let Some((left, right)) = line.trim().split_once(" => ffi::") else {
+                continue;
+            };
+            let symbol = match left.strip_prefix('"') {
+                Some(quoted) => quoted.split('"').next().unwrap_or_default(),
+                None => left,
+            };
+            let target = right.split('(').next().unwrap_or_default();
+            if target.starts_with("snrs_") && !symbol.is_empty() {
+                println!("cargo:rustc-link-arg-cdylib=-Wl,--defsym={symbol}={target}");
+            }
+        }
     }
 }
 

@@ -201,6 +201,58 @@ snrs_aligned_realloc(void* p, size_t align, size_t old_size, size_t new_size)
   });
 }
 
+#if defined(SNRS_OVERRIDE) && defined(__linux__)
+// operator new: the allocation inlined, then a tail call to the failure path
+// once snmalloc has returned (an exception never unwinds through snmalloc's
+// frames, whose lock guards are not built to be unwound).
+SNRS_API void* snrs_new(size_t size)
+{
+  void* p = counted(snmalloc::libc::malloc(size), size);
+  if (SNMALLOC_LIKELY(p != nullptr))
+    return p;
+  return snrs_new_failed(size, 0);
+}
+
+SNRS_API void* snrs_new_nothrow(size_t size, const void*)
+{
+  void* p = counted(snmalloc::libc::malloc(size), size);
+  if (SNMALLOC_LIKELY(p != nullptr))
+    return p;
+  return snrs_new_failed_nothrow(size, 0);
+}
+
+SNRS_API void* snrs_new_aligned(size_t size, size_t align)
+{
+  // An alignment that is not a power of two is undefined behaviour in C++:
+  // treated as a failure (a request nothing can satisfy).
+  if (SNMALLOC_UNLIKELY(!bits::is_pow2(align)))
+    return snrs_new_failed(SIZE_MAX, 0);
+  void* p = snrs_aligned_alloc(align, size);
+  if (SNMALLOC_LIKELY(p != nullptr))
+    return p;
+  return snrs_new_failed(size, align);
+}
+
+SNRS_API void*
+snrs_new_aligned_nothrow(size_t size, size_t align, const void*)
+{
+  if (SNMALLOC_UNLIKELY(!bits::is_pow2(align)))
+    return nullptr;
+  void* p = snrs_aligned_alloc(align, size);
+  if (SNMALLOC_LIKELY(p != nullptr))
+    return p;
+  return snrs_new_failed_nothrow(size, align);
+}
+
+SNRS_API void snrs_delete_sized_aligned(void* p, size_t size, size_t align)
+{
+  if (SNMALLOC_LIKELY(bits::is_pow2(align)))
+    snrs_aligned_free_sized(p, align, size);
+  else
+    snrs_free(p);
+}
+#endif
+
 SNRS_API size_t snrs_usable_size(const void* p)
 {
   return snmalloc::libc::malloc_usable_size(p);

@@ -28,8 +28,18 @@ SNRS_API void snrs_statistics(size_t* current, size_t* peak);
 // The usable size snmalloc gives a request of `size` bytes.
 SNRS_API size_t snrs_round_size(size_t size);
 
+// C++ operator new and delete (Linux, SNRS_OVERRIDE); the exported
+// operators are these functions. `align` is a std::align_val_t.
+SNRS_API void* snrs_new(size_t size);
+SNRS_API void* snrs_new_nothrow(size_t size, const void* nothrow_tag);
+SNRS_API void* snrs_new_aligned(size_t size, size_t align);
+SNRS_API void*
+snrs_new_aligned_nothrow(size_t size, size_t align, const void* nothrow_tag);
+SNRS_API void snrs_delete_sized_aligned(void* p, size_t size, size_t align);
+
 // Failure paths of C++ operator new (shim/new_failure.cc): call the
-// new-handler and retry, then throw std::bad_alloc (or return NULL).
+// new-handler and retry, then throw std::bad_alloc (or return NULL). `align`
+// is 0 for the unaligned forms.
 SNRS_API void* snrs_new_failed(size_t size, size_t align);
 SNRS_API void* snrs_new_failed_nothrow(size_t size, size_t align) noexcept;
 

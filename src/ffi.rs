@@ -32,17 +32,19 @@ extern "C" {
     pub fn snrs_round_size(size: usize) -> usize;
 }
 
+// C++ `operator new`/`delete` (Linux): exceptions from the failure path
+// unwind through these to the C++ caller.
 #[cfg(all(feature = "override", target_os = "linux"))]
 extern "C-unwind" {
-    /// C++ operator new's failure path: new-handler, retry, `std::bad_alloc`.
-    /// `align` is 0 for the unaligned operators.
-    pub fn snrs_new_failed(size: usize, align: usize) -> *mut c_void;
-}
-
-#[cfg(all(feature = "override", target_os = "linux"))]
-extern "C" {
-    /// As `snrs_new_failed`, but returns NULL instead of throwing.
-    pub fn snrs_new_failed_nothrow(size: usize, align: usize) -> *mut c_void;
+    pub fn snrs_new(size: usize) -> *mut c_void;
+    pub fn snrs_new_nothrow(size: usize, nothrow: *const c_void) -> *mut c_void;
+    pub fn snrs_new_aligned(size: usize, align: usize) -> *mut c_void;
+    pub fn snrs_new_aligned_nothrow(
+        size: usize,
+        align: usize,
+        nothrow: *const c_void,
+    ) -> *mut c_void;
+    pub fn snrs_delete_sized_aligned(p: *mut c_void, size: usize, align: usize);
 }
 
 /// One size class in the profiling build's counters (`SnrsClassStat`).

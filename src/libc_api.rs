@@ -157,15 +157,20 @@ pub unsafe extern "C" fn free_aligned_sized(p: *mut c_void, align: usize, size: 
 /// declaration would load the target from the GOT first. On macOS they are
 /// not exported under the C name: the interpose table points at them.
 macro_rules! forward {
-    ($($(#[doc = $doc:literal])* $name:ident => $($target:ident)::+ ($($arg:ident : $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
+    ($($(#[doc = $doc:literal])* $($sym:literal)? $name:ident => $($target:ident)::+ ($($arg:ident : $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
+        forward!(@def [$($sym)?] $(#[doc = $doc])* $name => $($target)::+ ($($arg: $ty),*) $(-> $ret)?);
+    )*};
+    (@def [] $($rest:tt)*) => { forward!(@fn (no_mangle) $($rest)*); };
+    (@def [$sym:literal] $($rest:tt)*) => { forward!(@fn (export_name = $sym) $($rest)*); };
+    (@fn ($($export:tt)*) $(#[doc = $doc:literal])* $name:ident => $($target:ident)::+ ($($arg:ident : $ty:ty),*) $(-> $ret:ty)?) => {
         $(#[doc = $doc])*
         ///
         /// # Safety
-        /// The C contract of the function of the same name.
+        /// The C (or C++) contract of the function it implements.
         #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(target_os = "macos")))]
         #[unsafe(naked)]
-        #[no_mangle]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) $(-> $ret)? {
+        #[$($export)*]
+        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             core::arch::naked_asm!("jmp {0}", sym $($target)::+);
             #[cfg(target_arch = "aarch64")]
@@ -175,14 +180,14 @@ macro_rules! forward {
         $(#[doc = $doc])*
         ///
         /// # Safety
-        /// The C contract of the function of the same name.
+        /// The C (or C++) contract of the function it implements.
         #[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(target_os = "macos"))))]
-        #[cfg_attr(not(target_os = "macos"), no_mangle)]
-        pub unsafe extern "C" fn $name($($arg: $ty),*) $(-> $ret)? {
+        #[cfg_attr(not(target_os = "macos"), $($export)*)]
+        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) $(-> $ret)? {
             // SAFETY: same contract as the target.
             unsafe { $($target)::+($($arg),*) }
         }
-    )*};
+    };
 }
 
 #[cfg(target_os = "linux")]

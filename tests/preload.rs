@@ -122,6 +122,33 @@ fn does_not_load_the_cxx_runtime() {
 }
 
 #[test]
+fn hot_path_exports_are_snmalloc_itself() {
+    // build.rs aliases the pure forwards to the C++ functions (--defsym), so
+    // that no stub sits between a program and snmalloc's fast path.
+    let nm = Command::new("nm").arg(library()).output().unwrap();
+    let syms = String::from_utf8_lossy(&nm.stdout);
+    let addr = |name: &str| {
+        syms.lines()
+            .find(|l| l.split_whitespace().nth(2) == Some(name))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{name} not in the symbol table"))
+            .to_string()
+    };
+    for (export, target) in [
+        ("malloc", "snrs_malloc"),
+        ("free", "snrs_free"),
+        ("calloc", "snrs_calloc"),
+        ("realloc", "snrs_realloc"),
+        ("__libc_free", "snrs_free"),
+        ("_Znwm", "snrs_new"),
+        ("_ZdlPv", "snrs_free"),
+        ("_ZdlPvm", "snrs_free_sized"),
+    ] {
+        assert_eq!(addr(export), addr(target), "{export} is not {target}");
+    }
+}
+
+#[test]
 fn exports_the_whole_family() {
     let nm = Command::new("nm")
         .arg("-D")
