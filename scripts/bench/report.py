@@ -31,8 +31,12 @@ def allocators(data):
     return [a for a in ORDER if a in seen] + sorted(seen - set(ORDER))
 
 
+def failed(row):
+    return set(row["exit"].split("|")) != {"0"}
+
+
 def ratio(rows, a, base, field):
-    if a not in rows or base not in rows:
+    if a not in rows or base not in rows or failed(rows[a]) or failed(rows[base]):
         return None
     b = float(rows[base][field])
     return float(rows[a][field]) / b if b > 0 else None
@@ -42,12 +46,18 @@ def fmt(x):
     return "–" if x is None else f"{x:.2f}"
 
 
+def cell(rows, a, base, field):
+    if a in rows and failed(rows[a]):
+        return f"fail (exit {rows[a]['exit']})"
+    return fmt(ratio(rows, a, base, field))
+
+
 def table(data, allocs, field, base, title):
     out = [f"### {title}", "",
            "| workload | " + " | ".join(allocs) + " |",
            "|---|" + "---:|" * len(allocs)]
     for w, rows in data.items():
-        out.append(f"| {w} | " + " | ".join(fmt(ratio(rows, a, base, field)) for a in allocs) + " |")
+        out.append(f"| {w} | " + " | ".join(cell(rows, a, base, field) for a in allocs) + " |")
     gm = [geomean([r for r in (ratio(rows, a, base, field) for rows in data.values()) if r])
           for a in allocs]
     out.append("| **geometric mean** | " + " | ".join(f"**{g:.2f}**" for g in gm) + " |")
@@ -57,7 +67,7 @@ def table(data, allocs, field, base, title):
 def winners(data, allocs):
     out = []
     for w, rows in data.items():
-        timed = {a: float(rows[a]["median_s"]) for a in allocs if a in rows}
+        timed = {a: float(rows[a]["median_s"]) for a in allocs if a in rows and not failed(rows[a])}
         best = min(timed, key=timed.get)
         ours = timed.get("snmalloc-rs")
         up = timed.get("upstream-snmalloc")
@@ -75,8 +85,8 @@ def notes(data):
         for a, r in rows.items():
             if r["same_output"] != "true":
                 out.append(f"- {w}/{a}: output differed from glibc's")
-            if set(r["exit"].split("|")) != {"0"}:
-                out.append(f"- {w}/{a}: exit status {r['exit']}")
+            if failed(r):
+                out.append(f"- {w}/{a}: exit status {r['exit']}: the run failed; its figures are left out")
     return out
 
 
@@ -111,6 +121,9 @@ def svg(data, allocs, path, machine):
             for j, a in enumerate(allocs):
                 r = ratio(data[w], a, "glibc", field)
                 if r is None:
+                    if a in data[w] and failed(data[w][a]):
+                        parts.append(f'<text x="{gx + j * bar_w + 2}" y="{y(1) - 3:.1f}" font-size="9" '
+                                     f'fill="{COLORS.get(a, "#bcbd22")}">✗</text>')
                     continue
                 y1, y2 = sorted([y(1), y(r)])
                 parts.append(f'<rect x="{gx + j * bar_w}" y="{y1:.1f}" width="{bar_w - 2}" '
