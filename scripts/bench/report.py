@@ -68,6 +68,9 @@ def winners(data, allocs):
     out = []
     for w, rows in data.items():
         timed = {a: float(rows[a]["median_s"]) for a in allocs if a in rows and not failed(rows[a])}
+        if not timed:
+            out.append(f"- {w}: every run failed")
+            continue
         best = min(timed, key=timed.get)
         ours = timed.get("snmalloc-rs")
         up = timed.get("upstream-snmalloc")
