@@ -1,9 +1,12 @@
-//! The C allocation API exported by the preloadable library (feature
-//! `override`) on ELF platforms (Linux, FreeBSD), with glibc's semantics
-//! where the platforms differ. glibc's extras are in `glibc_api`.
+//! The C allocation API of the preloadable library (feature `override`):
+//! exported under the C names on Linux and FreeBSD (with glibc's semantics
+//! where platforms differ; glibc's extras are in `glibc_api`), and used as
+//! the interpose table's replacements on macOS.
 //!
-//! `malloc`, `free`, `calloc` and `realloc` compile to a single jump into
-//! snmalloc; everything else validates its arguments first.
+//! `malloc`, `free`, `calloc`, `realloc` and the other pure forwards are
+//! one-`jmp` stubs into snmalloc; in the preloaded library build.rs makes
+//! the exported symbol the C++ function itself. Everything else validates
+//! its arguments first.
 
 use crate::ffi;
 use core::ffi::{c_int, c_void};
