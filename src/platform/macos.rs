@@ -16,24 +16,7 @@
 
 use crate::{ffi, libc_api};
 use core::cell::UnsafeCell;
-use core::ffi::{c_char, c_int, c_uint, c_void, CStr};
-
-/// Sets the calling thread's `errno`.
-pub fn set_errno(err: c_int) {
-    // SAFETY: __error returns this thread's errno slot.
-    unsafe { *libc::__error() = err };
-}
-
-/// The program's name (`getprogname`).
-pub fn program_name() -> &'static CStr {
-    // SAFETY: getprogname returns a string owned by the C runtime, or NULL.
-    let name = unsafe { libc::getprogname() };
-    if name.is_null() {
-        return c"?";
-    }
-    // SAFETY: NUL-terminated, lives for the process.
-    unsafe { CStr::from_ptr(name) }
-}
+use core::ffi::{c_char, c_int, c_uint, c_void};
 
 // ---------------------------------------------------------------------------
 // Load and exit.

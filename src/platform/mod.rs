@@ -8,21 +8,21 @@
 //!   them.
 //! - on macOS, the interposition of the system allocator (`macos.rs`).
 
+#[cfg(any(target_os = "freebsd", target_os = "macos"))]
+mod bsd;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod elf;
-#[cfg(target_os = "freebsd")]
-mod freebsd;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
 
-#[cfg(target_os = "freebsd")]
-pub use freebsd::{program_name, set_errno};
+// FreeBSD needs nothing beyond `bsd` and `elf`; its allocator extras are
+// jemalloc's API (`crate::jemalloc_api`).
+#[cfg(any(target_os = "freebsd", target_os = "macos"))]
+pub use bsd::{program_name, set_errno};
 #[cfg(target_os = "linux")]
 pub use linux::{program_name, set_errno};
-#[cfg(target_os = "macos")]
-pub use macos::{program_name, set_errno};
 
 /// Reads the options; says hello if asked to.
 fn init() {

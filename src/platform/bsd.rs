@@ -1,5 +1,5 @@
-//! FreeBSD: its libc allocator is jemalloc, so the preloaded library also
-//! answers jemalloc's non-standard API (`crate::jemalloc_api`).
+//! What FreeBSD and macOS share: `errno` through `__error()` and the
+//! program's name through `getprogname()`.
 
 use core::ffi::{c_int, CStr};
 
