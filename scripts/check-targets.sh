@@ -33,5 +33,15 @@ for t in "${targets[@]}"; do
     fi
     rm -f "$log"
   done
+  # The launcher too (it builds the library with `override`).
+  log=$(mktemp)
+  if env RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 SNMALLOC_RS_SKIP_CXX=1 \
+    /usr/bin/cargo check --quiet --target "$t" -Zbuild-std=core,alloc,std \
+    -p snmalloc-run --target-dir target/check >"$log" 2>&1 && ! grep -q '^warning' "$log"; then
+    echo "ok   $t [snmalloc-run]"
+  else
+    echo "FAIL $t [snmalloc-run]"; cat "$log"; status=1
+  fi
+  rm -f "$log"
 done
 exit $status

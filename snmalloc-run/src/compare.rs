@@ -9,21 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// The other allocators' Debian library names.
-const PEERS: [(&str, &str); 3] = [
-    ("jemalloc", "libjemalloc.so.2"),
-    ("mimalloc", "libmimalloc.so.2"),
-    ("tcmalloc", "libtcmalloc_minimal.so.4"),
-];
-
-const LIB_DIRS: [&str; 6] = [
-    "/usr/lib/x86_64-linux-gnu",
-    "/usr/lib/aarch64-linux-gnu",
-    "/usr/lib64",
-    "/usr/lib",
-    "/usr/local/lib",
-    "/lib/x86_64-linux-gnu",
-];
+use crate::platform::{LIB_DIRS, MAXRSS_UNIT, PEERS, PRELOAD_VAR};
 
 /// An allocator to try: a name and the library to preload (none: glibc),
 /// or another build of the program to run in CMD's place.
@@ -108,8 +94,8 @@ fn run_once(c: &Contender, cmd: &[OsString]) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     match &c.lib {
-        Some(lib) => command.env("LD_PRELOAD", crate::preload_value(lib)),
-        None => command.env_remove("LD_PRELOAD"),
+        Some(lib) => command.env(PRELOAD_VAR, crate::preload_value(lib)),
+        None => command.env_remove(PRELOAD_VAR),
     };
     let start = Instant::now();
     let mut child = match command.spawn() {
@@ -144,7 +130,7 @@ fn run_once(c: &Contender, cmd: &[OsString]) -> Run {
     };
     Run {
         seconds,
-        max_rss_kib: usage.ru_maxrss as u64,
+        max_rss_kib: usage.ru_maxrss as u64 * MAXRSS_UNIT / 1024,
         status,
         output: hash.0.finish(),
     }

@@ -7,15 +7,16 @@
 //! ```
 
 mod compare;
+#[cfg(not(target_os = "macos"))]
 mod elf;
+mod platform;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
-const LIB: &str = "libsnmalloc_rs.so";
-const PROFILE_LIB: &str = "libsnmalloc_rs-profile.so";
+use platform::{LIB, PRELOAD_VAR, PROFILE_LIB};
 
 const USAGE: &str = "\
 usage: snmalloc-run [OPTIONS] [--] CMD [ARGS...]
@@ -183,11 +184,12 @@ fn resolve(cmd: &OsStr) -> Option<PathBuf> {
     })
 }
 
-/// LD_PRELOAD with our library first, keeping what was there.
+/// The injection variable's value with our library first, keeping what
+/// was there.
 pub fn preload_value(lib: &Path) -> OsString {
     let mut v = OsString::from(lib.as_os_str());
-    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
-        v.push(" ");
+    if let Some(old) = std::env::var_os(PRELOAD_VAR).filter(|v| !v.is_empty()) {
+        v.push(platform::SEPARATOR);
         v.push(old);
     }
     v
@@ -201,7 +203,7 @@ fn main() {
             format!("{}: command not found", a.cmd[0].to_string_lossy()),
         )
     });
-    if let Err(why) = elf::check_preloadable(&program) {
+    if let Err(why) = platform::check_preloadable(&program) {
         fail(126, format!("{}: {why}", program.display()));
     }
     if a.compare {
@@ -218,7 +220,7 @@ fn main() {
     }
     let lib = library(&a);
     let mut c = Command::new(&a.cmd[0]);
-    c.args(&a.cmd[1..]).env("LD_PRELOAD", preload_value(&lib));
+    c.args(&a.cmd[1..]).env(PRELOAD_VAR, preload_value(&lib));
     if a.stats || a.profile {
         c.env("SNMALLOC_STATS", "1");
     }

@@ -1,0 +1,66 @@
+//! What differs between the platforms the launcher runs on: how a library
+//! is injected, its file names, where other allocators live, and units.
+
+use std::path::Path;
+
+#[cfg(target_os = "macos")]
+mod consts {
+    pub const PRELOAD_VAR: &str = "DYLD_INSERT_LIBRARIES";
+    pub const SEPARATOR: &str = ":";
+    pub const LIB: &str = "libsnmalloc_rs.dylib";
+    pub const PROFILE_LIB: &str = "libsnmalloc_rs-profile.dylib";
+    /// `ru_maxrss` is in bytes on macOS.
+    pub const MAXRSS_UNIT: u64 = 1;
+    pub const PEERS: [(&str, &str); 3] = [
+        ("jemalloc", "libjemalloc.2.dylib"),
+        ("mimalloc", "libmimalloc.dylib"),
+        ("tcmalloc", "libtcmalloc_minimal.dylib"),
+    ];
+    pub const LIB_DIRS: &[&str] = &["/opt/homebrew/lib", "/usr/local/lib", "/opt/local/lib"];
+}
+
+#[cfg(not(target_os = "macos"))]
+mod consts {
+    pub const PRELOAD_VAR: &str = "LD_PRELOAD";
+    pub const SEPARATOR: &str = " ";
+    pub const LIB: &str = "libsnmalloc_rs.so";
+    pub const PROFILE_LIB: &str = "libsnmalloc_rs-profile.so";
+    /// `ru_maxrss` is in KiB on Linux and FreeBSD.
+    pub const MAXRSS_UNIT: u64 = 1024;
+    pub const PEERS: [(&str, &str); 3] = [
+        ("jemalloc", "libjemalloc.so.2"),
+        ("mimalloc", "libmimalloc.so.2"),
+        ("tcmalloc", "libtcmalloc_minimal.so.4"),
+    ];
+    pub const LIB_DIRS: &[&str] = &[
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+        "/usr/local/lib",
+        "/lib/x86_64-linux-gnu",
+    ];
+}
+
+pub use consts::*;
+
+/// Whether injection can work for `program`; a reason if not.
+#[cfg(not(target_os = "macos"))]
+pub fn check_preloadable(program: &Path) -> Result<(), String> {
+    crate::elf::check_preloadable(program)
+}
+
+/// Whether injection can work for `program`. System Integrity Protection
+/// strips `DYLD_*` variables from protected binaries: say so rather than
+/// run them silently on the system allocator.
+#[cfg(target_os = "macos")]
+pub fn check_preloadable(program: &Path) -> Result<(), String> {
+    const PROTECTED: [&str; 4] = ["/usr/bin/", "/bin/", "/sbin/", "/System/"];
+    let p = program.to_string_lossy();
+    if PROTECTED.iter().any(|d| p.starts_with(d)) {
+        return Err("is protected by System Integrity Protection, which strips \
+                    DYLD_INSERT_LIBRARIES: use a copy outside the system paths, or another build"
+            .into());
+    }
+    Ok(())
+}
