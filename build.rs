@@ -11,12 +11,10 @@ fn main() {
     println!("cargo:rerun-if-changed=shim");
     println!("cargo:rerun-if-env-changed=SNMALLOC_SYS_SRC");
     println!("cargo:rerun-if-env-changed=SNMALLOC_RS_SKIP_CXX");
-    println!("cargo::rustc-check-cfg=cfg(snmalloc_rs_no_cxx)");
 
     // Type-checking for targets whose C++ toolchain is not on this machine
     // (scripts that run `cargo check --target ...`) sets this to skip the C++.
     if env::var_os("SNMALLOC_RS_SKIP_CXX").is_some() {
-        println!("cargo:rustc-cfg=snmalloc_rs_no_cxx");
         return;
     }
 
@@ -41,7 +39,7 @@ fn main() {
             .flag("-fvisibility=hidden")
             .flag("-fvisibility-inlines-hidden")
             .flag("-fomit-frame-pointer")
-            .warnings(false)
+            .warnings(true)
             .cpp_link_stdlib(None);
         if debug {
             b.opt_level(0).debug(true);
