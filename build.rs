@@ -46,6 +46,10 @@ fn main() {
         } else {
             b.opt_level(3).define("NDEBUG", None);
         }
+        if target_os == "windows" {
+            // snmalloc's Windows PAL carries MSVC pragmas GCC does not know.
+            b.flag_if_supported("-Wno-unknown-pragmas");
+        }
         if target_arch == "x86_64" {
             // 16-byte CAS for the ABA-protected stacks; write-prefetch of
             // free-list heads, as upstream's CMake enables.
@@ -118,6 +122,25 @@ fn main() {
         base("new_failure.cc")
             .flag("-fexceptions")
             .compile("snmalloc_rs_new");
+    }
+    if target_os == "windows" {
+        // snmalloc's Windows PAL: BCryptGenRandom, NtAllocateVirtualMemory.
+        println!("cargo:rustc-link-lib=dylib=bcrypt");
+        println!("cargo:rustc-link-lib=dylib=ntdll");
+        if env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu") {
+            // thread_local destructors (snmalloc's teardown) need the C++
+            // runtime; link it statically so the DLL stands alone.
+            let cxx = cc::Build::new().cpp(true).get_compiler();
+            let out = std::process::Command::new(cxx.path())
+                .arg("-print-file-name=libstdc++.a")
+                .output()
+                .expect("ask the C++ compiler where libstdc++.a is");
+            let lib = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            if let Some(dir) = lib.parent() {
+                println!("cargo:rustc-link-search=native={}", dir.display());
+            }
+            println!("cargo:rustc-link-lib=static=stdc++");
+        }
     }
     if target_os == "linux" {
         println!("cargo:rustc-link-lib=dylib=dl");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Type-checks the library for the platforms that cannot run here: macOS
-# (x86_64, aarch64) and FreeBSD, with and without the C API (`override`) and
+# (x86_64, aarch64), FreeBSD and Windows (MSVC), with and without the C API (`override`) and
 # the profiling build. Uses Debian's Rust 1.96 (rustc-web, cargo-web,
 # rust-web-src: the standard library's source for -Zbuild-std), installed by
 # this script if missing. The C++ is skipped (SNMALLOC_RS_SKIP_CXX): there is
@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(x86_64-apple-darwin aarch64-apple-darwin x86_64-unknown-freebsd)
+[ ${#targets[@]} -gt 0 ] || targets=(x86_64-apple-darwin aarch64-apple-darwin x86_64-unknown-freebsd x86_64-pc-windows-msvc)
 
 if ! /usr/bin/rustc --version 2>/dev/null | grep -q '^rustc 1\.9[6-9]' || [ ! -d /usr/lib/rustlib/src/rust/library ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo

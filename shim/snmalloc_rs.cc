@@ -17,7 +17,11 @@
 #include <snmalloc/backend/globalconfig.h>
 #include <snmalloc/snmalloc_core.h>
 
-#include <dlfcn.h>
+#ifdef _WIN32
+#  include <malloc.h> // _msize
+#else
+#  include <dlfcn.h>
+#endif
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +30,9 @@ namespace snrs
 {
   using FreeFn = void (*)(void*);
   using SizeFn = size_t (*)(void*);
-#ifdef __APPLE__
+#if defined(__APPLE__)
   constexpr const char* SIZE_FN = "malloc_size";
-#else
+#elif !defined(_WIN32)
   constexpr const char* SIZE_FN = "malloc_usable_size";
 #endif
 
@@ -58,6 +62,10 @@ namespace snrs
       previous.free_fn.store(
         reinterpret_cast<FreeFn>(dlsym(RTLD_NEXT, "free")));
       previous.size_fn.store(reinterpret_cast<SizeFn>(dlsym(RTLD_NEXT, SIZE_FN)));
+#elif defined(_WIN32)
+      // Used as a library only: the C runtime's heap owns the rest.
+      previous.free_fn.store(&::free);
+      previous.size_fn.store(&::_msize);
 #else
       // Used as a library only: the process's own allocator owns the rest.
       previous.free_fn.store(&::free);

@@ -5,7 +5,12 @@
 
 #include <stddef.h>
 
-#define SNRS_API extern "C" __attribute__((visibility("hidden")))
+#ifdef _WIN32
+// PE has no symbol visibility: nothing is exported without dllexport.
+#  define SNRS_API extern "C"
+#else
+#  define SNRS_API extern "C" __attribute__((visibility("hidden")))
+#endif
 
 // glibc semantics except where noted; errno is ENOMEM on every failure.
 SNRS_API void* snrs_malloc(size_t size);

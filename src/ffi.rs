@@ -5,8 +5,15 @@
 
 use core::ffi::c_void;
 
-// Without the C API (feature `override`), only SnMalloc's subset is used.
-#[cfg_attr(not(feature = "override"), allow(dead_code))]
+// Without the C API (feature `override` on a platform that has it), only
+// SnMalloc's subset is used.
+#[cfg_attr(
+    not(all(
+        feature = "override",
+        any(target_os = "linux", target_os = "freebsd", target_os = "macos")
+    )),
+    allow(dead_code)
+)]
 extern "C" {
     pub fn snrs_malloc(size: usize) -> *mut c_void;
     pub fn snrs_calloc(nmemb: usize, size: usize) -> *mut c_void;
@@ -48,7 +55,11 @@ extern "C-unwind" {
 }
 
 /// One size class in the profiling build's counters (`SnrsClassStat`).
-#[cfg(feature = "profile")]
+#[cfg(all(
+    feature = "profile",
+    feature = "override",
+    any(target_os = "linux", target_os = "freebsd", target_os = "macos")
+))]
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ClassStat {
@@ -60,7 +71,11 @@ pub struct ClassStat {
 }
 
 /// The profiling build's totals (`SnrsProfileTotals`).
-#[cfg(feature = "profile")]
+#[cfg(all(
+    feature = "profile",
+    feature = "override",
+    any(target_os = "linux", target_os = "freebsd", target_os = "macos")
+))]
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ProfileTotals {
@@ -69,7 +84,11 @@ pub struct ProfileTotals {
     pub largest: u64,
 }
 
-#[cfg(feature = "profile")]
+#[cfg(all(
+    feature = "profile",
+    feature = "override",
+    any(target_os = "linux", target_os = "freebsd", target_os = "macos")
+))]
 extern "C" {
     /// Fills `out` with up to `max` non-empty classes; returns how many.
     pub fn snrs_profile_classes(out: *mut ClassStat, max: usize) -> usize;

@@ -6,12 +6,17 @@
 //! snmalloc-run --compare [-n RUNS] [--] CMD [ARGS...]
 //! ```
 
+// On Windows the launcher is a placeholder until injection exists there.
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+
+#[cfg(unix)]
 mod compare;
 #[cfg(not(target_os = "macos"))]
 mod elf;
 mod platform;
 
 use std::ffi::{OsStr, OsString};
+#[cfg(unix)]
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
@@ -170,6 +175,7 @@ fn library(a: &Args) -> PathBuf {
 }
 
 /// CMD as the kernel will find it: a path, or the first match in PATH.
+#[cfg(unix)]
 fn resolve(cmd: &OsStr) -> Option<PathBuf> {
     let p = Path::new(cmd);
     if p.components().count() > 1 || cmd.to_string_lossy().contains('/') {
@@ -195,6 +201,12 @@ pub fn preload_value(lib: &Path) -> OsString {
     v
 }
 
+#[cfg(not(unix))]
+fn main() {
+    fail(1, "injecting into Windows programs is not implemented yet")
+}
+
+#[cfg(unix)]
 fn main() {
     let a = parse(std::env::args_os().skip(1));
     let program = resolve(&a.cmd[0]).unwrap_or_else(|| {
