@@ -54,43 +54,36 @@ extern "C-unwind" {
     pub fn snrs_delete_sized_aligned(p: *mut c_void, size: usize, align: usize);
 }
 
-/// One size class in the profiling build's counters (`SnrsClassStat`).
+/// The profiling build's counters (feature `profile`, with the C API).
 #[cfg(all(
     feature = "profile",
     feature = "override",
     any(target_os = "linux", target_os = "freebsd", target_os = "macos")
 ))]
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ClassStat {
-    pub size: usize,
-    pub allocs: u64,
-    pub bytes: u64,
-    pub frees: u64,
-    pub remote_frees: u64,
-}
+pub mod profile {
+    /// One size class (`SnrsClassStat`).
+    #[repr(C)]
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct ClassStat {
+        pub size: usize,
+        pub allocs: u64,
+        pub bytes: u64,
+        pub frees: u64,
+        pub remote_frees: u64,
+    }
 
-/// The profiling build's totals (`SnrsProfileTotals`).
-#[cfg(all(
-    feature = "profile",
-    feature = "override",
-    any(target_os = "linux", target_os = "freebsd", target_os = "macos")
-))]
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ProfileTotals {
-    pub live: u64,
-    pub peak_live: u64,
-    pub largest: u64,
-}
+    /// The totals (`SnrsProfileTotals`).
+    #[repr(C)]
+    #[derive(Debug, Default, Clone, Copy)]
+    pub struct ProfileTotals {
+        pub live: u64,
+        pub peak_live: u64,
+        pub largest: u64,
+    }
 
-#[cfg(all(
-    feature = "profile",
-    feature = "override",
-    any(target_os = "linux", target_os = "freebsd", target_os = "macos")
-))]
-extern "C" {
-    /// Fills `out` with up to `max` non-empty classes; returns how many.
-    pub fn snrs_profile_classes(out: *mut ClassStat, max: usize) -> usize;
-    pub fn snrs_profile_totals(out: *mut ProfileTotals);
+    extern "C" {
+        /// Fills `out` with up to `max` non-empty classes; returns how many.
+        pub fn snrs_profile_classes(out: *mut ClassStat, max: usize) -> usize;
+        pub fn snrs_profile_totals(out: *mut ProfileTotals);
+    }
 }

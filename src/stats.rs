@@ -147,7 +147,7 @@ pub fn write_report(out: &mut impl Write) -> fmt::Result {
 
 #[cfg(feature = "profile")]
 fn write_profile(out: &mut impl Write) -> fmt::Result {
-    use crate::ffi::{self, ClassStat, ProfileTotals};
+    use crate::ffi::profile::{self as ffi, ClassStat, ProfileTotals};
     let mut classes = [ClassStat::default(); 128];
     // SAFETY: the buffer holds `classes.len()` entries.
     let n = unsafe { ffi::snrs_profile_classes(classes.as_mut_ptr(), classes.len()) };
