@@ -37,8 +37,9 @@ namespace snrs
 #endif
 
   // The allocator that owned the process before us (glibc's, normally).
-  // Resolved once, lazily: pointers it handed out before our library took
-  // over, or that a plugin got from it directly, come back to it.
+  // Resolved once, by the library's initialiser or, if a foreign block
+  // arrives before that, then: pointers it handed out before our library
+  // took over, or that a plugin got from it directly, come back to it.
   struct Previous
   {
     snmalloc::stl::Atomic<FreeFn> free_fn{nullptr};
@@ -269,6 +270,11 @@ SNRS_API size_t snrs_usable_size(const void* p)
 SNRS_API int snrs_is_owned(const void* p)
 {
   return p != nullptr && is_owned(const_cast<void*>(p));
+}
+
+SNRS_API void snrs_resolve_foreign(void)
+{
+  snrs::resolve_previous();
 }
 
 SNRS_API size_t snrs_round_size(size_t size)

@@ -30,6 +30,9 @@ SNRS_API void snrs_aligned_free_sized(void* p, size_t align, size_t size);
 SNRS_API size_t snrs_usable_size(const void* p);
 SNRS_API int snrs_is_owned(const void* p);
 SNRS_API void snrs_statistics(size_t* current, size_t* peak);
+// Finds the previous allocator now (from the library's initialiser) rather
+// than at the first foreign free.
+SNRS_API void snrs_resolve_foreign(void);
 // The usable size snmalloc gives a request of `size` bytes.
 SNRS_API size_t snrs_round_size(size_t size);
 

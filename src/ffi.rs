@@ -37,6 +37,8 @@ extern "C" {
     pub fn snrs_statistics(current: *mut usize, peak: *mut usize);
     /// The usable size snmalloc gives a request of `size` bytes.
     pub fn snrs_round_size(size: usize) -> usize;
+    /// Resolves where foreign blocks go (otherwise done at the first one).
+    pub fn snrs_resolve_foreign();
 }
 
 // C++ `operator new`/`delete` (Linux): exceptions from the failure path

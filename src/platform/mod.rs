@@ -24,9 +24,13 @@ pub use bsd::{program_name, set_errno};
 #[cfg(target_os = "linux")]
 pub use linux::{program_name, set_errno};
 
-/// Reads the options; says hello if asked to.
+/// Reads the options, finds the allocator that owns foreign blocks (so that
+/// no thread ever meets that one-time lookup half done), and says hello if
+/// asked to.
 fn init() {
     crate::config::load();
+    // SAFETY: a dlsym lookup; it allocates nothing through a foreign path.
+    unsafe { crate::ffi::snrs_resolve_foreign() };
     if crate::config::get().verbose {
         use core::fmt::Write;
         let mut w = crate::stats::FdWriter::new(2);
