@@ -108,7 +108,12 @@ fn main() {
             .define("SNMALLOC_PTHREAD_ATFORK_WORKS", None)
             .define("SNMALLOC_PTHREAD_FORK_PROTECTION", None);
         println!("cargo:rustc-link-lib=dylib=c++");
-    } else if target_os != "windows" {
+    } else if target_os == "windows" {
+        // MinGW's thread_local is emulated TLS, which allocates with the
+        // CRT's malloc: the per-thread allocator lives in a Win32 TLS slot
+        // instead (shim/windows_thread.h), torn down by our TLS callback.
+        alloc.define("SNMALLOC_EXTERNAL_THREAD_ALLOC", None);
+    } else {
         alloc
             .define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None)
             .define("SNMALLOC_PTHREAD_ATFORK_WORKS", None)
@@ -128,8 +133,8 @@ fn main() {
         println!("cargo:rustc-link-lib=dylib=bcrypt");
         println!("cargo:rustc-link-lib=dylib=ntdll");
         if env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu") {
-            // thread_local destructors (snmalloc's teardown) need the C++
-            // runtime; link it statically so the DLL stands alone.
+            // Guards of function-local statics (__cxa_guard_*) come from the
+            // C++ runtime; link it statically so the DLL stands alone.
             let cxx = cc::Build::new().cpp(true).get_compiler();
             let out = std::process::Command::new(cxx.path())
                 .arg("-print-file-name=libstdc++.a")

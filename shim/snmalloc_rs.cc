@@ -121,7 +121,16 @@ namespace snmalloc
     StandardConfigClientMeta<NoClientMetaDataProvider, snrs::ForeignMemory>;
 } // namespace snmalloc
 
-#include <snmalloc/snmalloc.h>
+namespace snmalloc
+{
+  using Alloc = Allocator<Config>;
+} // namespace snmalloc
+
+#ifdef _WIN32
+#  include "windows_thread.h"
+#endif
+
+#include <snmalloc/snmalloc_front.h>
 
 #include "profile.h"
 
@@ -287,6 +296,147 @@ SNRS_API void snrs_statistics(size_t* current, size_t* peak)
   *current = Alloc::Config::Backend::get_current_usage();
   *peak = Alloc::Config::Backend::get_peak_usage();
 }
+
+SNRS_API void* snrs_block_start(const void* p)
+{
+  return external_pointer<Start>(const_cast<void*>(p));
+}
+
+SNRS_API size_t snrs_block_remaining(const void* p)
+{
+  return remaining_bytes(p);
+}
+
+#ifdef _WIN32
+namespace snrs::win
+{
+  // Allocators of threads that allocated after their teardown, with a
+  // handle that is signalled once the thread has ended.
+  struct Orphan
+  {
+    Alloc* alloc;
+    HANDLE thread;
+  };
+
+  constexpr size_t MAX_ORPHANS = 256;
+  SNMALLOC_REQUIRE_CONSTINIT inline Orphan orphans[MAX_ORPHANS] = {};
+  SNMALLOC_REQUIRE_CONSTINIT inline FlagWord orphans_lock;
+  SNMALLOC_REQUIRE_CONSTINIT inline stl::Atomic<size_t> orphan_count{0};
+
+  DWORD ensure_index()
+  {
+    DWORD index = tls_index.load();
+    if (SNMALLOC_LIKELY(index != TLS_OUT_OF_INDEXES))
+      return index;
+    DWORD mine = TlsAlloc();
+    if (mine == TLS_OUT_OF_INDEXES)
+      snmalloc::error("snmalloc-rs: no TLS slot left for the allocator");
+    if (!tls_index.compare_exchange_strong(index, mine))
+    {
+      TlsFree(mine);
+      return index;
+    }
+    return mine;
+  }
+
+  /// Releases the allocators of orphans whose thread has ended.
+  void reap_orphans()
+  {
+    if (orphan_count.load(stl::memory_order_relaxed) == 0)
+      return;
+    Orphan done[MAX_ORPHANS];
+    size_t n = 0;
+    {
+      FlagLock lock(orphans_lock);
+      for (auto& o : orphans)
+      {
+        if (o.alloc != nullptr && WaitForSingleObject(o.thread, 0) == WAIT_OBJECT_0)
+        {
+          done[n++] = o;
+          o = {};
+          orphan_count--;
+        }
+      }
+    }
+    for (size_t i = 0; i < n; i++)
+    {
+      done[i].alloc->flush();
+      AllocPool<Config>::release(done[i].alloc);
+      CloseHandle(done[i].thread);
+    }
+  }
+
+  void adopt_orphan(Alloc* a)
+  {
+    HANDLE h = OpenThread(SYNCHRONIZE, FALSE, GetCurrentThreadId());
+    if (h == nullptr)
+      return; // Leaked: the one case where a thread's cache is never reused.
+    FlagLock lock(orphans_lock);
+    for (auto& o : orphans)
+    {
+      if (o.alloc == nullptr)
+      {
+        o = {a, h};
+        orphan_count++;
+        return;
+      }
+    }
+    CloseHandle(h);
+  }
+
+  SNMALLOC_SLOW_PATH Alloc& get_slow()
+  {
+    DWORD err = GetLastError();
+    DWORD index = ensure_index();
+    uintptr_t prev = slot_value(index);
+    if (prev > TORN_DOWN)
+    {
+      SetLastError(err);
+      return *reinterpret_cast<Alloc*>(prev);
+    }
+    reap_orphans();
+    Alloc* a = AllocPool<Config>::acquire();
+    TlsSetValue(index, a);
+    if (prev == TORN_DOWN)
+      adopt_orphan(a);
+    SetLastError(err);
+    return *a;
+  }
+} // namespace snrs::win
+
+SNRS_API void snrs_thread_detach(void)
+{
+  using namespace snrs::win;
+  DWORD index = tls_index.load();
+  if (index == TLS_OUT_OF_INDEXES)
+    return;
+  DWORD err = GetLastError();
+  uintptr_t a = slot_value(index);
+  if (a > TORN_DOWN)
+  {
+    auto* alloc = reinterpret_cast<Alloc*>(a);
+    alloc->flush();
+    AllocPool<Config>::release(alloc);
+  }
+  TlsSetValue(index, reinterpret_cast<void*>(TORN_DOWN));
+  reap_orphans();
+  SetLastError(err);
+}
+
+namespace
+{
+  // Runs at every thread's exit in the module that links us (DLL or EXE),
+  // after the Rust runtime's own TLS destructors (".CRT$XLB").
+  void NTAPI on_tls_event(PVOID, DWORD reason, PVOID)
+  {
+    if (reason == DLL_THREAD_DETACH)
+      snrs_thread_detach();
+  }
+} // namespace
+
+extern "C" __attribute__((section(".CRT$XLY"), used))
+const PIMAGE_TLS_CALLBACK snrs_tls_thread_detach = on_tls_event;
+#endif
 
 #ifdef SNMALLOC_CHECK_CLIENT
 [[noreturn]] SNMALLOC_COLD void snrs_check_failed() noexcept

@@ -35,6 +35,12 @@ SNRS_API void snrs_statistics(size_t* current, size_t* peak);
 SNRS_API void snrs_resolve_foreign(void);
 // The usable size snmalloc gives a request of `size` bytes.
 SNRS_API size_t snrs_round_size(size_t size);
+// For a pointer snmalloc owns (anywhere inside a block): the block's start,
+// and the bytes from `p` to the block's end.
+SNRS_API void* snrs_block_start(const void* p);
+SNRS_API size_t snrs_block_remaining(const void* p);
+// Windows: releases the calling thread's allocator (DLL_THREAD_DETACH).
+SNRS_API void snrs_thread_detach(void);
 
 // C++ operator new and delete (Linux, SNRS_OVERRIDE); the exported
 // operators are these functions. `align` is a std::align_val_t.

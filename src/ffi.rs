@@ -41,6 +41,16 @@ extern "C" {
     pub fn snrs_resolve_foreign();
 }
 
+// Windows: the CRT's aligned and offset-aligned blocks may be named by an
+// interior pointer.
+#[cfg(all(feature = "override", windows))]
+extern "C" {
+    /// The start of the block of ours that `p` points into.
+    pub fn snrs_block_start(p: *const c_void) -> *mut c_void;
+    /// The bytes from `p` (inside a block of ours) to its block's end.
+    pub fn snrs_block_remaining(p: *const c_void) -> usize;
+}
+
 // C++ `operator new`/`delete` (Linux): exceptions from the failure path
 // unwind through these to the C++ caller.
 #[cfg(all(feature = "override", target_os = "linux"))]

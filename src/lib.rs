@@ -37,6 +37,16 @@ preload_platform! {
     mod stats;
 }
 
+#[cfg(all(feature = "override", windows))]
+mod platform;
+
+// The x86-64 decoder behind the Windows hooks is plain code: its unit tests
+// run everywhere.
+#[cfg(all(test, not(windows)))]
+#[path = "platform/windows/x64.rs"]
+#[allow(dead_code)]
+mod x64;
+
 #[cfg(all(feature = "override", target_os = "linux"))]
 pub mod glibc_api;
 

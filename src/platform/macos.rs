@@ -201,7 +201,14 @@ pub struct MallocStatistics {
 /// task hooks of later versions, left null.
 #[repr(C)]
 pub struct Introspection {
-    enumerator: unsafe extern "C" fn(u32, *mut c_void, c_uint, usize, *const c_void, *const c_void) -> c_int,
+    enumerator: unsafe extern "C" fn(
+        u32,
+        *mut c_void,
+        c_uint,
+        usize,
+        *const c_void,
+        *const c_void,
+    ) -> c_int,
     good_size: unsafe extern "C" fn(*mut Zone, usize) -> usize,
     check: unsafe extern "C" fn(*mut Zone) -> u32,
     print: unsafe extern "C" fn(*mut Zone, u32),
@@ -233,7 +240,12 @@ unsafe extern "C" fn z_free(_z: *mut Zone, p: *mut c_void) {
     unsafe { ffi::snrs_free(p) }
 }
 unsafe extern "C" fn z_destroy(_z: *mut Zone) {}
-unsafe extern "C" fn z_batch_malloc(_z: *mut Zone, size: usize, out: *mut *mut c_void, n: c_uint) -> c_uint {
+unsafe extern "C" fn z_batch_malloc(
+    _z: *mut Zone,
+    size: usize,
+    out: *mut *mut c_void,
+    n: c_uint,
+) -> c_uint {
     for i in 0..n as usize {
         // SAFETY: `out` holds `n` slots (the caller's contract).
         let p = unsafe { ffi::snrs_malloc(size) };
@@ -292,7 +304,12 @@ unsafe extern "C" fn z_statistics(_z: *mut Zone, s: *mut MallocStatistics) {
     let u = crate::SnMalloc::memory_usage();
     // SAFETY: the caller passes a valid statistics record.
     unsafe {
-        *s = MallocStatistics { blocks_in_use: 0, size_in_use: u.current, max_size_in_use: u.peak, size_allocated: u.current }
+        *s = MallocStatistics {
+            blocks_in_use: 0,
+            size_in_use: u.current,
+            max_size_in_use: u.peak,
+            size_allocated: u.current,
+        }
     };
 }
 unsafe extern "C" fn z_locked(_z: *mut Zone) -> u32 {

@@ -7,6 +7,8 @@
 //!   [`fini`] when the process exits, with no allocation needed to register
 //!   them.
 //! - on macOS, the interposition of the system allocator (`macos.rs`).
+//! - on Windows, the redirection of the C runtime's allocator
+//!   (`windows/`), which replaces all of the above.
 
 #[cfg(any(target_os = "freebsd", target_os = "macos"))]
 mod bsd;
@@ -17,6 +19,9 @@ mod linux;
 #[cfg(target_os = "macos")]
 mod macos;
 
+#[cfg(windows)]
+mod windows;
+
 // FreeBSD needs nothing beyond `bsd` and `elf`; its allocator extras are
 // jemalloc's API (`crate::jemalloc_api`).
 #[cfg(any(target_os = "freebsd", target_os = "macos"))]
@@ -24,6 +29,7 @@ pub use bsd::{program_name, set_errno};
 #[cfg(target_os = "linux")]
 pub use linux::{program_name, set_errno};
 
+#[cfg(unix)]
 /// Reads the options, finds the allocator that owns foreign blocks (so that
 /// no thread ever meets that one-time lookup half done), and says hello if
 /// asked to.
@@ -36,12 +42,21 @@ fn init() {
         let mut w = crate::stats::FdWriter::new(2);
         // SAFETY: getpid has no preconditions.
         let pid = unsafe { libc::getpid() };
-        let kind = if cfg!(feature = "profile") { " (profiling build)" } else { "" };
-        let _ = writeln!(w, "snmalloc-rs {}{kind}: serving allocations of pid {pid}", env!("CARGO_PKG_VERSION"));
+        let kind = if cfg!(feature = "profile") {
+            " (profiling build)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            w,
+            "snmalloc-rs {}{kind}: serving allocations of pid {pid}",
+            env!("CARGO_PKG_VERSION")
+        );
     }
 }
 
 /// The exit report.
+#[cfg(unix)]
 fn fini() {
     crate::stats::report_at_exit();
 }

@@ -1,0 +1,498 @@
+//! What the C runtime's allocation functions become: snmalloc for blocks it
+//! owns (and for every new block), the CRT's own function, through its
+//! trampoline, for blocks the CRT handed out before the hooks took effect.
+//!
+//! Each redirected CRT module gets a slot `S`; the replacements are
+//! instantiated per slot so that a foreign block goes back to the very
+//! module it came from and `errno` is set in that module's CRT.
+
+use core::ffi::c_void;
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use crate::ffi;
+
+/// How many CRT modules can be redirected at once.
+pub const SLOTS: usize = 8;
+
+const ENOMEM: i32 = 12;
+const EINVAL: i32 = 22;
+
+/// The allocation functions of a CRT, by what they do.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Malloc,
+    Free,
+    Calloc,
+    Realloc,
+    Msize,
+    Expand,
+    Recalloc,
+    AlignedMalloc,
+    AlignedFree,
+    AlignedRealloc,
+    AlignedRecalloc,
+    AlignedMsize,
+    AlignedOffsetMalloc,
+    AlignedOffsetRealloc,
+    AlignedOffsetRecalloc,
+}
+
+const KINDS: usize = 15;
+
+/// Every exported name that is an allocation entry point, and what it is.
+/// The `_base` variants are what `malloc` & co. call inside the Universal
+/// CRT; the `_o_` variants are the ones Windows' own components import.
+pub const NAMES: &[(&str, Kind)] = &[
+    ("malloc", Kind::Malloc),
+    ("_malloc_base", Kind::Malloc),
+    ("_o_malloc", Kind::Malloc),
+    ("_o__malloc_base", Kind::Malloc),
+    ("free", Kind::Free),
+    ("_free_base", Kind::Free),
+    ("_o_free", Kind::Free),
+    ("_o__free_base", Kind::Free),
+    ("calloc", Kind::Calloc),
+    ("_calloc_base", Kind::Calloc),
+    ("_o_calloc", Kind::Calloc),
+    ("_o__calloc_base", Kind::Calloc),
+    ("realloc", Kind::Realloc),
+    ("_realloc_base", Kind::Realloc),
+    ("_o_realloc", Kind::Realloc),
+    ("_o__realloc_base", Kind::Realloc),
+    ("_msize", Kind::Msize),
+    ("_msize_base", Kind::Msize),
+    ("_o__msize", Kind::Msize),
+    ("_o__msize_base", Kind::Msize),
+    ("_expand", Kind::Expand),
+    ("_expand_base", Kind::Expand),
+    ("_o__expand", Kind::Expand),
+    ("_o__expand_base", Kind::Expand),
+    ("_recalloc", Kind::Recalloc),
+    ("_recalloc_base", Kind::Recalloc),
+    ("_o__recalloc", Kind::Recalloc),
+    ("_o__recalloc_base", Kind::Recalloc),
+    ("_aligned_malloc", Kind::AlignedMalloc),
+    ("_o__aligned_malloc", Kind::AlignedMalloc),
+    ("_aligned_free", Kind::AlignedFree),
+    ("_o__aligned_free", Kind::AlignedFree),
+    ("_aligned_realloc", Kind::AlignedRealloc),
+    ("_o__aligned_realloc", Kind::AlignedRealloc),
+    ("_aligned_recalloc", Kind::AlignedRecalloc),
+    ("_o__aligned_recalloc", Kind::AlignedRecalloc),
+    ("_aligned_msize", Kind::AlignedMsize),
+    ("_o__aligned_msize", Kind::AlignedMsize),
+    ("_aligned_offset_malloc", Kind::AlignedOffsetMalloc),
+    ("_o__aligned_offset_malloc", Kind::AlignedOffsetMalloc),
+    ("_aligned_offset_realloc", Kind::AlignedOffsetRealloc),
+    ("_o__aligned_offset_realloc", Kind::AlignedOffsetRealloc),
+    ("_aligned_offset_recalloc", Kind::AlignedOffsetRecalloc),
+    ("_o__aligned_offset_recalloc", Kind::AlignedOffsetRecalloc),
+];
+
+#[allow(clippy::declare_interior_mutable_const)]
+const UNSET: AtomicUsize = AtomicUsize::new(0);
+#[allow(clippy::declare_interior_mutable_const)]
+const UNSET_ROW: [AtomicUsize; KINDS] = [UNSET; KINDS];
+
+/// Trampolines to the original functions, per slot and kind.
+static ORIGINAL: [[AtomicUsize; KINDS]; SLOTS] = [UNSET_ROW; SLOTS];
+/// Each slot's `_errno` function.
+static ERRNO: [AtomicUsize; SLOTS] = [UNSET; SLOTS];
+
+/// Records the trampoline to a module's original function of kind `k`.
+pub fn set_original(slot: usize, k: Kind, trampoline: usize) {
+    ORIGINAL[slot][k as usize].store(trampoline, Relaxed);
+}
+
+/// Records a module's `_errno` (may be 0: errno is then left alone).
+pub fn set_errno_fn(slot: usize, f: usize) {
+    ERRNO[slot].store(f, Relaxed);
+}
+
+/// The replacement for `k` in slot `S`.
+pub fn replacement(slot: usize, k: Kind) -> usize {
+    macro_rules! per_slot {
+        ($($s:literal)*) => {
+            match slot {
+                $($s => table::<$s>(k),)*
+                _ => unreachable!("slot out of range"),
+            }
+        };
+    }
+    per_slot!(0 1 2 3 4 5 6 7)
+}
+
+fn table<const S: usize>(k: Kind) -> usize {
+    match k {
+        Kind::Malloc => malloc::<S> as *const () as usize,
+        Kind::Free => free::<S> as *const () as usize,
+        Kind::Calloc => calloc::<S> as *const () as usize,
+        Kind::Realloc => realloc::<S> as *const () as usize,
+        Kind::Msize => msize::<S> as *const () as usize,
+        Kind::Expand => expand::<S> as *const () as usize,
+        Kind::Recalloc => recalloc::<S> as *const () as usize,
+        Kind::AlignedMalloc => aligned_malloc::<S> as *const () as usize,
+        Kind::AlignedFree => aligned_free::<S> as *const () as usize,
+        Kind::AlignedRealloc => aligned_realloc::<S> as *const () as usize,
+        Kind::AlignedRecalloc => aligned_recalloc::<S> as *const () as usize,
+        Kind::AlignedMsize => aligned_msize::<S> as *const () as usize,
+        Kind::AlignedOffsetMalloc => aligned_offset_malloc::<S> as *const () as usize,
+        Kind::AlignedOffsetRealloc => aligned_offset_realloc::<S> as *const () as usize,
+        Kind::AlignedOffsetRecalloc => aligned_offset_recalloc::<S> as *const () as usize,
+    }
+}
+
+/// The original of kind `k` in slot `S`, as a function of type `F`.
+///
+/// # Safety
+/// `F` must be the function type of kind `k`.
+#[inline(always)]
+unsafe fn original<const S: usize, F: Copy>(k: Kind) -> F {
+    let f = ORIGINAL[S][k as usize].load(Relaxed);
+    debug_assert!(f != 0);
+    // SAFETY: the slot holds the trampoline of a function of type F (the
+    // caller's contract); a replacement is reachable only once its
+    // original is recorded.
+    unsafe { core::mem::transmute_copy::<usize, F>(&f) }
+}
+
+#[cold]
+fn set_errno<const S: usize>(e: i32) {
+    let f = ERRNO[S].load(Relaxed);
+    if f != 0 {
+        // SAFETY: `_errno` of that CRT: returns the thread's errno slot.
+        unsafe {
+            let errno: extern "C" fn() -> *mut i32 = core::mem::transmute(f);
+            *errno() = e;
+        }
+    }
+}
+
+fn owned(p: *const c_void) -> bool {
+    // SAFETY: a pagemap lookup; any address may be asked about.
+    unsafe { ffi::snrs_is_owned(p) != 0 }
+}
+
+fn fail<const S: usize>(e: i32) -> *mut c_void {
+    set_errno::<S>(e);
+    null_mut()
+}
+
+fn checked<const S: usize>(p: *mut c_void) -> *mut c_void {
+    if p.is_null() {
+        set_errno::<S>(ENOMEM);
+    }
+    p
+}
+
+fn is_pow2(a: usize) -> bool {
+    a.is_power_of_two()
+}
+
+/// Zeroes `[from, to)` of the block at `p`.
+///
+/// # Safety
+/// `p` must be valid for writes of `to` bytes.
+unsafe fn zero_tail(p: *mut c_void, from: usize, to: usize) {
+    if to > from {
+        // SAFETY: the caller's contract.
+        unsafe { core::ptr::write_bytes(p.cast::<u8>().add(from), 0, to - from) };
+    }
+}
+
+type FreeFn = extern "C" fn(*mut c_void);
+type ReallocFn = extern "C" fn(*mut c_void, usize) -> *mut c_void;
+type MsizeFn = extern "C" fn(*mut c_void) -> usize;
+type RecallocFn = extern "C" fn(*mut c_void, usize, usize) -> *mut c_void;
+type AlignedReallocFn = extern "C" fn(*mut c_void, usize, usize) -> *mut c_void;
+type AlignedRecallocFn = extern "C" fn(*mut c_void, usize, usize, usize) -> *mut c_void;
+type AlignedMsizeFn = extern "C" fn(*mut c_void, usize, usize) -> usize;
+type AlignedOffsetReallocFn = extern "C" fn(*mut c_void, usize, usize, usize) -> *mut c_void;
+type AlignedOffsetRecallocFn =
+    extern "C" fn(*mut c_void, usize, usize, usize, usize) -> *mut c_void;
+
+extern "C" fn malloc<const S: usize>(size: usize) -> *mut c_void {
+    // SAFETY: any size may be asked for.
+    checked::<S>(unsafe { ffi::snrs_malloc(size) })
+}
+
+extern "C" fn calloc<const S: usize>(n: usize, size: usize) -> *mut c_void {
+    // SAFETY: snrs_calloc checks n * size for overflow.
+    checked::<S>(unsafe { ffi::snrs_calloc(n, size) })
+}
+
+extern "C" fn free<const S: usize>(p: *mut c_void) {
+    if p.is_null() {
+        return;
+    }
+    if owned(p) {
+        // SAFETY: a block of ours, being freed by its owner.
+        unsafe { ffi::snrs_free(p) }
+    } else {
+        // SAFETY: a block of the CRT's own heap goes back to it.
+        unsafe { original::<S, FreeFn>(Kind::Free)(p) }
+    }
+}
+
+extern "C" fn realloc<const S: usize>(p: *mut c_void, size: usize) -> *mut c_void {
+    if p.is_null() {
+        return malloc::<S>(size);
+    }
+    if !owned(p) {
+        // SAFETY: a CRT block is resized by the CRT.
+        return unsafe { original::<S, ReallocFn>(Kind::Realloc)(p, size) };
+    }
+    if size == 0 {
+        // The Microsoft CRT frees the block and returns NULL.
+        // SAFETY: a block of ours.
+        unsafe { ffi::snrs_free(p) };
+        return null_mut();
+    }
+    // SAFETY: a block of ours; snrs_realloc keeps it on failure.
+    checked::<S>(unsafe { ffi::snrs_realloc(p, size) })
+}
+
+extern "C" fn msize<const S: usize>(p: *mut c_void) -> usize {
+    if p.is_null() {
+        set_errno::<S>(EINVAL);
+        return usize::MAX;
+    }
+    if owned(p) {
+        // SAFETY: a block of ours.
+        unsafe { ffi::snrs_usable_size(p) }
+    } else {
+        // SAFETY: a CRT block is measured by the CRT.
+        unsafe { original::<S, MsizeFn>(Kind::Msize)(p) }
+    }
+}
+
+extern "C" fn expand<const S: usize>(p: *mut c_void, size: usize) -> *mut c_void {
+    if p.is_null() {
+        return fail::<S>(EINVAL);
+    }
+    if !owned(p) {
+        // SAFETY: a CRT block is resized by the CRT.
+        return unsafe { original::<S, ReallocFn>(Kind::Expand)(p, size) };
+    }
+    // In place only: snmalloc blocks cannot grow past their size class.
+    // SAFETY: a block of ours.
+    if size <= unsafe { ffi::snrs_usable_size(p) } {
+        p
+    } else {
+        fail::<S>(ENOMEM)
+    }
+}
+
+extern "C" fn recalloc<const S: usize>(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
+    if !p.is_null() && !owned(p) {
+        // SAFETY: a CRT block is resized by the CRT.
+        return unsafe { original::<S, RecallocFn>(Kind::Recalloc)(p, n, size) };
+    }
+    let Some(total) = n.checked_mul(size) else {
+        return fail::<S>(ENOMEM);
+    };
+    if p.is_null() {
+        return calloc::<S>(n, size);
+    }
+    // SAFETY: a block of ours (its usable size is what _msize reports).
+    let old = unsafe { ffi::snrs_usable_size(p) };
+    let q = realloc::<S>(p, total);
+    if !q.is_null() {
+        // SAFETY: q holds at least `total` bytes.
+        unsafe { zero_tail(q, old, total) };
+    }
+    q
+}
+
+/// `_aligned_offset_malloc`: a block whose address plus `offset` is a
+/// multiple of `align`. The returned pointer may lie inside the block;
+/// snmalloc finds the block from any interior pointer when it is freed.
+fn offset_alloc<const S: usize>(size: usize, align: usize, offset: usize) -> *mut c_void {
+    if !is_pow2(align) || (size > 0 && offset >= size) {
+        return fail::<S>(EINVAL);
+    }
+    let pad = (align - offset % align) % align;
+    let Some(total) = size.checked_add(pad) else {
+        return fail::<S>(ENOMEM);
+    };
+    // SAFETY: align is a power of two.
+    let base = unsafe { ffi::snrs_aligned_alloc(align, total) };
+    if base.is_null() {
+        return fail::<S>(ENOMEM);
+    }
+    // SAFETY: pad < total bytes of the block.
+    unsafe { base.cast::<u8>().add(pad).cast() }
+}
+
+/// Frees the block that `p` (a pointer of ours, maybe interior) lies in.
+fn free_block(p: *mut c_void) {
+    // SAFETY: p is ours; the block's start is what snmalloc frees.
+    unsafe { ffi::snrs_free(ffi::snrs_block_start(p)) }
+}
+
+/// `_aligned_offset_realloc` for a block of ours.
+fn offset_realloc<const S: usize>(
+    p: *mut c_void,
+    size: usize,
+    align: usize,
+    offset: usize,
+) -> *mut c_void {
+    if size == 0 {
+        free_block(p);
+        return null_mut();
+    }
+    // SAFETY: p is ours.
+    let room = unsafe { ffi::snrs_block_remaining(p) };
+    // Kept in place when it fits, is still aligned and wastes under half.
+    if (p as usize).wrapping_add(offset) % align == 0 && size <= room && size >= room / 2 {
+        return p;
+    }
+    let q = offset_alloc::<S>(size, align, offset);
+    if !q.is_null() {
+        // SAFETY: both blocks hold at least min(room, size) bytes from p/q.
+        unsafe { core::ptr::copy_nonoverlapping(p.cast::<u8>(), q.cast::<u8>(), room.min(size)) };
+        free_block(p);
+    }
+    q
+}
+
+extern "C" fn aligned_malloc<const S: usize>(size: usize, align: usize) -> *mut c_void {
+    offset_alloc::<S>(size, align, 0)
+}
+
+extern "C" fn aligned_offset_malloc<const S: usize>(
+    size: usize,
+    align: usize,
+    offset: usize,
+) -> *mut c_void {
+    offset_alloc::<S>(size, align, offset)
+}
+
+extern "C" fn aligned_free<const S: usize>(p: *mut c_void) {
+    if p.is_null() {
+        return;
+    }
+    if owned(p) {
+        free_block(p);
+    } else {
+        // SAFETY: a CRT block goes back to the CRT.
+        unsafe { original::<S, FreeFn>(Kind::AlignedFree)(p) }
+    }
+}
+
+extern "C" fn aligned_realloc<const S: usize>(
+    p: *mut c_void,
+    size: usize,
+    align: usize,
+) -> *mut c_void {
+    if !p.is_null() && !owned(p) {
+        // SAFETY: a CRT block is resized by the CRT.
+        return unsafe { original::<S, AlignedReallocFn>(Kind::AlignedRealloc)(p, size, align) };
+    }
+    if !is_pow2(align) {
+        return fail::<S>(EINVAL);
+    }
+    if p.is_null() {
+        return offset_alloc::<S>(size, align, 0);
+    }
+    offset_realloc::<S>(p, size, align, 0)
+}
+
+extern "C" fn aligned_offset_realloc<const S: usize>(
+    p: *mut c_void,
+    size: usize,
+    align: usize,
+    offset: usize,
+) -> *mut c_void {
+    if !p.is_null() && !owned(p) {
+        // SAFETY: a CRT block is resized by the CRT.
+        return unsafe {
+            original::<S, AlignedOffsetReallocFn>(Kind::AlignedOffsetRealloc)(
+                p, size, align, offset,
+            )
+        };
+    }
+    if !is_pow2(align) || (size > 0 && offset >= size) {
+        return fail::<S>(EINVAL);
+    }
+    if p.is_null() {
+        return offset_alloc::<S>(size, align, offset);
+    }
+    offset_realloc::<S>(p, size, align, offset)
+}
+
+/// `_aligned_offset_recalloc` for any pointer: the growth is zeroed.
+fn offset_recalloc<const S: usize>(
+    p: *mut c_void,
+    n: usize,
+    size: usize,
+    align: usize,
+    offset: usize,
+) -> *mut c_void {
+    let Some(total) = n.checked_mul(size) else {
+        return fail::<S>(ENOMEM);
+    };
+    if !is_pow2(align) || (total > 0 && offset >= total) {
+        return fail::<S>(EINVAL);
+    }
+    let (q, old) = if p.is_null() {
+        (offset_alloc::<S>(total, align, offset), 0)
+    } else {
+        // SAFETY: p is ours.
+        let old = unsafe { ffi::snrs_block_remaining(p) };
+        (offset_realloc::<S>(p, total, align, offset), old)
+    };
+    if !q.is_null() {
+        // SAFETY: q holds at least `total` bytes.
+        unsafe { zero_tail(q, old, total) };
+    }
+    q
+}
+
+extern "C" fn aligned_recalloc<const S: usize>(
+    p: *mut c_void,
+    n: usize,
+    size: usize,
+    align: usize,
+) -> *mut c_void {
+    if !p.is_null() && !owned(p) {
+        // SAFETY: a CRT block is resized by the CRT.
+        return unsafe {
+            original::<S, AlignedRecallocFn>(Kind::AlignedRecalloc)(p, n, size, align)
+        };
+    }
+    offset_recalloc::<S>(p, n, size, align, 0)
+}
+
+extern "C" fn aligned_offset_recalloc<const S: usize>(
+    p: *mut c_void,
+    n: usize,
+    size: usize,
+    align: usize,
+    offset: usize,
+) -> *mut c_void {
+    if !p.is_null() && !owned(p) {
+        // SAFETY: a CRT block is resized by the CRT.
+        return unsafe {
+            original::<S, AlignedOffsetRecallocFn>(Kind::AlignedOffsetRecalloc)(
+                p, n, size, align, offset,
+            )
+        };
+    }
+    offset_recalloc::<S>(p, n, size, align, offset)
+}
+
+extern "C" fn aligned_msize<const S: usize>(p: *mut c_void, align: usize, offset: usize) -> usize {
+    if p.is_null() {
+        set_errno::<S>(EINVAL);
+        return usize::MAX;
+    }
+    if owned(p) {
+        // SAFETY: p is ours: the bytes from it to its block's end.
+        unsafe { ffi::snrs_block_remaining(p) }
+    } else {
+        // SAFETY: a CRT block is measured by the CRT.
+        unsafe { original::<S, AlignedMsizeFn>(Kind::AlignedMsize)(p, align, offset) }
+    }
+}
