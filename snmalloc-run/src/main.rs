@@ -4,16 +4,20 @@
 //! ```text
 //! snmalloc-run [--stats] [--stats-file F] [--profile] [--verbose] [--lib PATH] [--] CMD [ARGS...]
 //! snmalloc-run --compare [-n RUNS] [--] CMD [ARGS...]
+//! snmalloc-run --add-import APP.exe OUT.exe
 //! ```
 
-// On Windows the launcher is a placeholder until injection exists there.
+// On Windows only injection and --add-import exist (no --compare, stats).
 #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
 #[cfg(unix)]
 mod compare;
-#[cfg(not(target_os = "macos"))]
+#[cfg(not(any(target_os = "macos", windows)))]
 mod elf;
+mod pe;
 mod platform;
+#[cfg(windows)]
+mod windows;
 
 use std::ffi::{OsStr, OsString};
 #[cfg(unix)]
@@ -47,6 +51,10 @@ options:
                       CMD's place, with the same arguments, nothing preloaded)
   --csv FILE          append one row per allocator to FILE (for scripts)
   --label NAME        the workload's name in the CSV (default: CMD)
+  --add-import EXE OUT
+                      write OUT: a copy of the Windows program EXE that
+                      loads snmalloc_rs.dll at start (from its folder or
+                      PATH), making snmalloc its allocator for good
   -h, --help          this text
 ";
 
@@ -64,6 +72,7 @@ struct Args {
     alt: Vec<(String, PathBuf)>,
     csv: Option<PathBuf>,
     label: Option<String>,
+    add_import: Option<(PathBuf, PathBuf)>,
     cmd: Vec<OsString>,
 }
 
@@ -103,6 +112,12 @@ fn parse(mut it: impl Iterator<Item = OsString>) -> Args {
                 list.push((name.to_string(), PathBuf::from(path)));
             }
             Some("--csv") => a.csv = Some(value("--csv").into()),
+            Some("--add-import") => {
+                let exe = value("--add-import");
+                let out = value("--add-import");
+                a.add_import = Some((exe.into(), out.into()));
+                return a;
+            }
             Some("--label") => a.label = Some(value("--label").to_string_lossy().into_owned()),
             Some("-n") => {
                 let v = value("-n");
@@ -130,7 +145,7 @@ fn parse(mut it: impl Iterator<Item = OsString>) -> Args {
             }
         }
     }
-    if a.cmd.is_empty() {
+    if a.cmd.is_empty() && a.add_import.is_none() {
         eprint!("{USAGE}");
         exit(2);
     }
@@ -201,14 +216,63 @@ pub fn preload_value(lib: &Path) -> OsString {
     v
 }
 
-#[cfg(not(unix))]
+/// `--add-import`: the permanent alternative to injection on Windows.
+fn add_import(exe: &Path, out: &Path) -> ! {
+    let image = std::fs::read(exe).unwrap_or_else(|e| fail(1, format!("{}: {e}", exe.display())));
+    match pe::add_import(&image, platform::WINDOWS_DLL, "snmalloc_rs_owns") {
+        Ok(p) => {
+            // The loader takes imports in order: ours must come first.
+            let first = pe::imports(&p.image)
+                .ok()
+                .and_then(|v| v.into_iter().next());
+            if first.as_deref() != Some(platform::WINDOWS_DLL) {
+                fail(
+                    1,
+                    format!(
+                        "{}: the patched import table does not start with {}",
+                        exe.display(),
+                        platform::WINDOWS_DLL
+                    ),
+                );
+            }
+            std::fs::write(out, &p.image)
+                .unwrap_or_else(|e| fail(1, format!("{}: {e}", out.display())));
+            if p.stripped_signature {
+                eprintln!("snmalloc-run: {}: its Authenticode signature no longer matched and was removed", exe.display());
+            }
+            eprintln!(
+                "snmalloc-run: wrote {}: loads {} at start; keep the DLL next to it or on PATH",
+                out.display(),
+                platform::WINDOWS_DLL
+            );
+            exit(0)
+        }
+        Err(why) => fail(1, format!("{}: {why}", exe.display())),
+    }
+}
+
+#[cfg(windows)]
 fn main() {
-    fail(1, "injecting into Windows programs is not implemented yet")
+    let a = parse(std::env::args_os().skip(1));
+    if let Some((exe, out)) = &a.add_import {
+        add_import(exe, out);
+    }
+    if a.compare || a.profile || a.stats || a.stats_file.is_some() {
+        fail(
+            2,
+            "--compare, --stats and --profile are not available on Windows",
+        );
+    }
+    let dll = library(&a);
+    exit(windows::run(&a.cmd, &dll, a.verbose))
 }
 
 #[cfg(unix)]
 fn main() {
     let a = parse(std::env::args_os().skip(1));
+    if let Some((exe, out)) = &a.add_import {
+        add_import(exe, out);
+    }
     let program = resolve(&a.cmd[0]).unwrap_or_else(|| {
         fail(
             127,

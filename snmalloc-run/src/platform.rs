@@ -19,7 +19,16 @@ mod consts {
     pub const LIB_DIRS: &[&str] = &["/opt/homebrew/lib", "/usr/local/lib", "/opt/local/lib"];
 }
 
-#[cfg(not(target_os = "macos"))]
+#[cfg(windows)]
+mod consts {
+    // Injected, not preloaded: these two only name things in messages.
+    pub const PRELOAD_VAR: &str = "SNMALLOC_RS_DLL";
+    pub const SEPARATOR: &str = ";";
+    pub const LIB: &str = "snmalloc_rs.dll";
+    pub const PROFILE_LIB: &str = "snmalloc_rs-profile.dll";
+}
+
+#[cfg(not(any(target_os = "macos", windows)))]
 mod consts {
     pub const PRELOAD_VAR: &str = "LD_PRELOAD";
     pub const SEPARATOR: &str = " ";
@@ -44,8 +53,11 @@ mod consts {
 
 pub use consts::*;
 
+/// The DLL that `--add-import` makes a Windows program load.
+pub const WINDOWS_DLL: &str = "snmalloc_rs.dll";
+
 /// Whether injection can work for `program`; a reason if not.
-#[cfg(not(target_os = "macos"))]
+#[cfg(not(any(target_os = "macos", windows)))]
 pub fn check_preloadable(program: &Path) -> Result<(), String> {
     crate::elf::check_preloadable(program)
 }
