@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Windows, cross-built here and run under Wine (the groundwork of issue 5):
-# builds snmalloc_rs.dll (C++ compiled by MinGW-w64) for
-# x86_64-pc-windows-gnu, and runs a Rust program that uses SnMalloc as its
-# global allocator under Wine, checking that snmalloc serves its Rust
-# allocations and that the C runtime's malloc is left alone.
+# Windows, cross-built here and run under Wine: builds snmalloc_rs.dll (the
+# load-time redirection of the C runtime's allocator) and snmalloc-run.exe
+# for x86_64-pc-windows-gnu, then runs, under Wine:
+#   - tests/windows/crt.c against msvcrt.dll, ucrtbase.dll and msvcr120.dll,
+#     with the DLL loaded three ways: LoadLibrary after the program has
+#     allocated (blocks cross the boundary), injected by snmalloc-run.exe,
+#     and imported by a copy made with `snmalloc-run --add-import`;
+#   - a C runtime whose malloc cannot be moved safely (tests/windows/
+#     fakecrt.c): it must be left alone, with a message;
+#   - the launcher's own errors;
+#   - a Rust program using SnMalloc as its global allocator.
 #
 # Installs what it needs (mingw-w64, wine, Debian's Rust 1.96 with its std
 # source for -Zbuild-std), and uses a private WINEPREFIX under target/ with a
 # stand-in bcryptprimitives.dll (Wine 8 lacks it; Rust's std imports
-# ProcessPrng from it). The load-time redirection of the CRT allocator (the
-# detours-style hooks) is not written yet.
+# ProcessPrng from it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -31,10 +36,21 @@ export AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc-posix
 build=(--release --quiet --target $t -Zbuild-std=std,panic_unwind)
 
-/usr/bin/cargo build "${build[@]}" -p snmalloc-rs --lib --target-dir target/windows
-echo "windows: built target/windows/$t/release/snmalloc_rs.dll"
+# The launcher depends on the library with `override`: one build, both
+# (naming both packages, so that Cargo copies the DLL out of deps/).
+/usr/bin/cargo build "${build[@]}" -p snmalloc-rs -p snmalloc-run --target-dir target/windows
+rel=target/windows/$t/release
+echo "windows: built $rel/snmalloc_rs.dll and $rel/snmalloc-run.exe"
 /usr/bin/cargo build "${build[@]}" --manifest-path tests/fixtures/rust-user/Cargo.toml \
   --target-dir target/windows-user
+
+bin=target/windows-tests
+mkdir -p "$bin"
+cp "$rel/snmalloc_rs.dll" "$rel/snmalloc-run.exe" "$bin/"
+x86_64-w64-mingw32-gcc -O2 -Wall -Wno-alloc-size-larger-than -Wno-use-after-free \
+  -Wno-maybe-uninitialized tests/windows/crt.c -o "$bin/crt.exe"
+x86_64-w64-mingw32-gcc -O2 -shared -nostdlib tests/windows/fakecrt.c tests/windows/fakecrt.def \
+  -o "$bin/msvcr70.dll" -Wl,-e,DllMainCRTStartup -lkernel32
 
 export WINEPREFIX=$PWD/target/wineprefix WINEDEBUG=-all
 mkdir -p "$WINEPREFIX"
@@ -45,8 +61,56 @@ if [ ! -f "$sys32/bcryptprimitives.dll" ]; then
     -o "$sys32/bcryptprimitives.dll" -lbcrypt
 fi
 
-out=$(timeout 300 wine "target/windows-user/$t/release/rust-user.exe" 2>/dev/null | tr -d '\r')
-echo "windows: rust-user.exe under wine: $out"
-[ "$out" = "rust: snmalloc, c malloc: system" ] || { echo "windows: unexpected output" >&2; exit 1; }
-wineserver -k 2>/dev/null || true
-echo "1 passed, 0 failed"
+passed=0 failed=0
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"; wineserver -k 2>/dev/null || true' EXIT
+# run NAME WANT_EXIT CMD...: runs CMD under wine in $bin, keeps its output.
+run() {
+  local name=$1 want=$2 code=0
+  shift 2
+  (cd "$bin" && timeout 300 wine "$@") >"$out" 2>"$err" || code=$?
+  sed -i 's/\r$//' "$out" "$err"
+  if [ "$code" -ne "$want" ]; then
+    echo "FAIL $name: exit $code, expected $want"; cat "$out" "$err" | tail -20
+    failed=$((failed + 1)); return 1
+  fi
+}
+# expect NAME FILE PATTERN...: every pattern is in FILE.
+expect() {
+  local name=$1 file=$2 p
+  shift 2
+  for p in "$@"; do
+    if ! grep -qE "$p" "$file"; then
+      echo "FAIL $name: no line matching '$p'"; cat "$out" "$err" | tail -20
+      failed=$((failed + 1)); return 1
+    fi
+  done
+  echo "ok   $name: $(grep -E 'checks|rust:' "$out" | head -1)"
+  passed=$((passed + 1))
+}
+
+SNMALLOC_VERBOSE=1 run dynamic 0 crt.exe dynamic snmalloc_rs.dll &&
+  expect "LoadLibrary after allocating" "$out" "crt: [0-9]+ checks, 0 failed" &&
+  expect "verbose report" "$err" "serving allocations of pid" \
+    "redirected [0-9]+ functions of msvcrt.dll: malloc free calloc realloc _msize _expand _aligned_malloc _aligned_free" \
+    "redirected [0-9]+ functions of ucrtbase.dll: malloc _malloc_base free _free_base .*_recalloc .*_aligned_msize" \
+    "redirected [0-9]+ functions of msvcr120.dll"
+run launcher 0 snmalloc-run.exe --verbose crt.exe loaded &&
+  expect "snmalloc-run.exe injects before main" "$out" "crt: [0-9]+ checks, 0 failed" &&
+  expect "snmalloc-run.exe --verbose" "$err" "redirected [0-9]+ functions of msvcrt.dll"
+rm -f "$bin/crt-imports.exe"
+run add-import 0 snmalloc-run.exe --add-import crt.exe crt-imports.exe &&
+  run imported 0 crt-imports.exe loaded &&
+  expect "--add-import: the DLL loads with the program" "$out" "crt: [0-9]+ checks, 0 failed"
+WINEDLLOVERRIDES=msvcr70=n run refuse 0 crt.exe refuse snmalloc_rs.dll &&
+  expect "unknown prologue: module left alone" "$out" "crt: [0-9]+ checks, 0 failed" &&
+  expect "unknown prologue: message" "$err" \
+    "left msvcr70.dll alone: cannot move the first instructions of malloc \(an instruction this decoder does not know at \+0; bytes e3 00"
+run missing 127 snmalloc-run.exe no-such-program.exe &&
+  expect "snmalloc-run.exe: missing program" "$err" "cannot run no-such-program.exe"
+cp "target/windows-user/$t/release/rust-user.exe" "$bin/"
+run rust-user 0 rust-user.exe &&
+  expect "SnMalloc as Rust's global allocator" "$out" "^rust: snmalloc, c malloc: system$"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

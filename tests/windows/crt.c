@@ -5,6 +5,8 @@
 //                                         check every hooked function
 //   crt.exe loaded                          the DLL must already be there
 //                                         (snmalloc-run.exe, or an import)
+//   crt.exe refuse PATH\snmalloc_rs.dll    a CRT whose prologue cannot be
+//                                         moved (fakecrt.c) is left alone
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -251,8 +253,25 @@ int main(int argc, char** argv) {
     CHECK(owns(first));
     free(first);
     after_redirection();
+  } else if (argc >= 3 && strcmp(argv[1], "refuse") == 0) {
+    HMODULE dll = LoadLibraryA(argv[2]);
+    CHECK(dll != NULL);
+    if (!dll) return 1;
+    owns = (owns_fn)GetProcAddress(dll, "snmalloc_rs_owns");
+    HMODULE fake = LoadLibraryA("msvcr70.dll");
+    CHECK(fake != NULL);
+    if (!fake) return 1;
+    void* (*m)(size_t) = (void* (*)(size_t))GetProcAddress(fake, "malloc");
+    void (*f)(void*) = (void (*)(void*))GetProcAddress(fake, "free");
+    void* x = m(100);
+    CHECK(x != NULL && !owns(x)); // its own heap: not redirected
+    memset(x, 1, 100);
+    f(x);
+    void* y = malloc(100); // msvcrt is still redirected
+    CHECK(y && owns(y));
+    free(y);
   } else {
-    fprintf(stderr, "usage: crt.exe dynamic DLL | loaded\n");
+    fprintf(stderr, "usage: crt.exe dynamic DLL | loaded | refuse DLL\n");
     return 2;
   }
   printf("crt: %d checks, %d failed\n", checks, failures);

@@ -265,7 +265,7 @@ fn redirect_locked(name: &str, module: *mut c_void) {
             let mut l = Line::new();
             let _ = write!(
                 l,
-                "snmalloc-rs: left {name} alone: cannot move the first instructions of {} ({:?}; bytes",
+                "snmalloc-rs: left {name} alone: cannot move the first instructions of {} ({}; bytes",
                 crt::NAMES[which[refusal.index]].0,
                 refusal.error
             );

@@ -50,6 +50,24 @@ pub enum Error {
     TooLong,
 }
 
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::Unknown { offset } => {
+                write!(f, "an instruction this decoder does not know at +{offset}")
+            }
+            Error::TooShort { offset } => {
+                write!(f, "the function ends at +{offset}, before the 5-byte patch, and no padding follows")
+            }
+            Error::OutOfRange { offset } => write!(
+                f,
+                "a relative target at +{offset} out of reach of the trampoline"
+            ),
+            Error::TooLong => write!(f, "the moved instructions do not fit the trampoline"),
+        }
+    }
+}
+
 /// Immediate operand sizes.
 #[derive(Clone, Copy)]
 enum Imm {
