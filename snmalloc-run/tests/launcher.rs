@@ -1,6 +1,7 @@
 //! The launcher: runs programs on the library, passes exit status and
 //! signals through, reports what it cannot do, writes the exit reports and
 //! compares allocators.
+#![cfg(unix)] // The Windows launcher is tested under Wine by scripts/windows.sh.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

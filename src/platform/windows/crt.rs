@@ -345,7 +345,7 @@ fn offset_realloc<const S: usize>(
     // SAFETY: p is ours.
     let room = unsafe { ffi::snrs_block_remaining(p) };
     // Kept in place when it fits, is still aligned and wastes under half.
-    if (p as usize).wrapping_add(offset) % align == 0 && size <= room && size >= room / 2 {
+    if (p as usize).wrapping_add(offset).is_multiple_of(align) && size <= room && size >= room / 2 {
         return p;
     }
     let q = offset_alloc::<S>(size, align, offset);
