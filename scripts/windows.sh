@@ -5,7 +5,8 @@
 #   - tests/windows/crt.c against msvcrt.dll, ucrtbase.dll and msvcr120.dll,
 #     with the DLL loaded three ways: LoadLibrary after the program has
 #     allocated (blocks cross the boundary), injected by snmalloc-run.exe,
-#     and imported by a copy made with `snmalloc-run --add-import`;
+#     and imported by a copy made with `snmalloc-run --add-import`; and
+#     loaded while other threads are in malloc/free;
 #   - a C runtime whose malloc cannot be moved safely (tests/windows/
 #     fakecrt.c): it must be left alone, with a message;
 #   - the launcher's own errors;
@@ -95,6 +96,10 @@ SNMALLOC_VERBOSE=1 run dynamic 0 crt.exe dynamic snmalloc_rs.dll &&
     "redirected [0-9]+ functions of msvcrt.dll: malloc free calloc realloc _msize _expand _aligned_malloc _aligned_free" \
     "redirected [0-9]+ functions of ucrtbase.dll: malloc _malloc_base free _free_base .*_recalloc .*_aligned_msize" \
     "redirected [0-9]+ functions of msvcr120.dll"
+for round in 1 2 3; do
+  run busy 0 crt.exe busy snmalloc_rs.dll &&
+    expect "LoadLibrary while 4 threads allocate (round $round)" "$out" "crt: [0-9]+ checks, 0 failed"
+done
 run launcher 0 snmalloc-run.exe --verbose crt.exe loaded &&
   expect "snmalloc-run.exe injects before main" "$out" "crt: [0-9]+ checks, 0 failed" &&
   expect "snmalloc-run.exe --verbose" "$err" "redirected [0-9]+ functions of msvcrt.dll"

@@ -5,6 +5,8 @@
 //                                         check every hooked function
 //   crt.exe loaded                          the DLL must already be there
 //                                         (snmalloc-run.exe, or an import)
+//   crt.exe busy PATH\snmalloc_rs.dll      the DLL loads while 4 threads are
+//                                         in malloc/free all the time
 //   crt.exe refuse PATH\snmalloc_rs.dll    a CRT whose prologue cannot be
 //                                         moved (fakecrt.c) is left alone
 #include <errno.h>
@@ -123,6 +125,29 @@ static void churn_threads(int n) {
     CloseHandle(h);
     if (code != 0) { CHECK(code == 0); return; }
   }
+}
+
+// Threads that allocate and free without pause, across the redirection:
+// each keeps a ring of blocks, so blocks from before it are freed after it.
+static volatile LONG stop_busy, redirected_seen;
+static DWORD WINAPI busy(LPVOID arg) {
+  char* ring[64] = {0};
+  unsigned x = (unsigned)(uintptr_t)arg * 2654435761u + 1;
+  for (unsigned long i = 0; !stop_busy; i++) {
+    x = x * 1103515245u + 12345u;
+    size_t n = 8 + (x >> 16) % 3000;
+    char** slot = &ring[i % 64];
+    if (*slot) {
+      if ((*slot)[0] != (char)(i % 64)) return 1; // corrupted
+      free(*slot);
+    }
+    *slot = (i & 1) ? malloc(n) : calloc(1, n);
+    if (!*slot) return 2;
+    (*slot)[0] = (char)(i % 64);
+    if (owns && owns(*slot)) InterlockedExchange(&redirected_seen, 1);
+  }
+  for (int k = 0; k < 64; k++) free(ring[k]);
+  return 0;
 }
 
 static void after_redirection(void) {
@@ -253,6 +278,23 @@ int main(int argc, char** argv) {
     CHECK(owns(first));
     free(first);
     after_redirection();
+  } else if (argc >= 3 && strcmp(argv[1], "busy") == 0) {
+    HANDLE h[4];
+    for (int i = 0; i < 4; i++) h[i] = CreateThread(NULL, 0, busy, (LPVOID)(intptr_t)i, 0, NULL);
+    Sleep(200);
+    HMODULE dll = LoadLibraryA(argv[2]);
+    CHECK(dll != NULL);
+    if (!dll) return 1;
+    owns = (owns_fn)GetProcAddress(dll, "snmalloc_rs_owns");
+    Sleep(500);
+    stop_busy = 1;
+    WaitForMultipleObjects(4, h, TRUE, INFINITE);
+    for (int i = 0; i < 4; i++) {
+      DWORD code;
+      GetExitCodeThread(h[i], &code);
+      CHECK(code == 0);
+    }
+    CHECK(redirected_seen);
   } else if (argc >= 3 && strcmp(argv[1], "refuse") == 0) {
     HMODULE dll = LoadLibraryA(argv[2]);
     CHECK(dll != NULL);
@@ -271,7 +313,7 @@ int main(int argc, char** argv) {
     CHECK(y && owns(y));
     free(y);
   } else {
-    fprintf(stderr, "usage: crt.exe dynamic DLL | loaded | refuse DLL\n");
+    fprintf(stderr, "usage: crt.exe dynamic DLL | loaded | busy DLL | refuse DLL\n");
     return 2;
   }
   printf("crt: %d checks, %d failed\n", checks, failures);

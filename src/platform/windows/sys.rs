@@ -19,6 +19,31 @@ pub const GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS: u32 = 0x4;
 pub const GET_MODULE_HANDLE_EX_FLAG_PIN: u32 = 0x1;
 pub const DLL_PROCESS_ATTACH: u32 = 1;
 pub const LDR_DLL_NOTIFICATION_REASON_LOADED: u32 = 1;
+pub const TH32CS_SNAPTHREAD: u32 = 0x4;
+pub const THREAD_SUSPEND_RESUME: u32 = 0x2;
+pub const THREAD_GET_CONTEXT: u32 = 0x8;
+pub const THREAD_SET_CONTEXT: u32 = 0x10;
+pub const CONTEXT_CONTROL: u32 = 0x0010_0001;
+/// Offsets in the x64 `CONTEXT` (1232 bytes, 16-aligned).
+pub const CONTEXT_SIZE: usize = 1232;
+pub const CONTEXT_FLAGS_AT: usize = 0x30;
+pub const CONTEXT_RIP_AT: usize = 0xF8;
+
+/// `THREADENTRY32`.
+#[repr(C)]
+pub struct ThreadEntry32 {
+    pub size: u32,
+    pub usage: u32,
+    pub thread_id: u32,
+    pub owner_process_id: u32,
+    pub base_priority: i32,
+    pub delta_priority: i32,
+    pub flags: u32,
+}
+
+/// An x64 `CONTEXT`, as bytes with its alignment.
+#[repr(C, align(16))]
+pub struct Context(pub [u8; CONTEXT_SIZE]);
 
 /// `UNICODE_STRING`.
 #[repr(C)]
@@ -54,6 +79,16 @@ extern "system" {
     pub fn GetCurrentProcessId() -> u32;
     pub fn GetEnvironmentVariableA(name: *const u8, buf: *mut u8, size: u32) -> u32;
     pub fn GetStdHandle(which: u32) -> HANDLE;
+    pub fn GetCurrentThreadId() -> u32;
+    pub fn CreateToolhelp32Snapshot(flags: u32, pid: u32) -> HANDLE;
+    pub fn Thread32First(snapshot: HANDLE, entry: *mut ThreadEntry32) -> BOOL;
+    pub fn Thread32Next(snapshot: HANDLE, entry: *mut ThreadEntry32) -> BOOL;
+    pub fn OpenThread(access: u32, inherit: BOOL, id: u32) -> HANDLE;
+    pub fn SuspendThread(thread: HANDLE) -> u32;
+    pub fn ResumeThread(thread: HANDLE) -> u32;
+    pub fn GetThreadContext(thread: HANDLE, context: *mut Context) -> BOOL;
+    pub fn SetThreadContext(thread: HANDLE, context: *const Context) -> BOOL;
+    pub fn CloseHandle(h: HANDLE) -> BOOL;
     pub fn WriteFile(
         file: HANDLE,
         buf: *const u8,

@@ -343,6 +343,7 @@ fn decode_0f(code: &[u8], mut i: usize, opsize16: bool) -> Option<Insn> {
 
 /// The instructions at `src` (which runs at address `src_at`) that cover at
 /// least `min` bytes, rewritten into `out` to run at `dst_at`.
+#[derive(Clone, Copy)]
 pub struct Moved {
     /// Bytes of the original consumed (at least `min`, or fewer when the
     /// code ends and padding follows).
@@ -351,7 +352,15 @@ pub struct Moved {
     pub written: usize,
     /// The moved code ends the flow itself: no jump back is needed.
     pub ends_flow: bool,
+    /// Where each moved instruction starts: (offset in `src`, offset in
+    /// `out`), for threads stopped on one of them.
+    pub starts: [(u8, u8); MAX_MOVED],
+    /// How many of `starts` are used.
+    pub count: usize,
 }
+
+/// The most instructions moved for one function.
+pub const MAX_MOVED: usize = 8;
 
 /// Moves the first instructions of `src` into `out`, fixing up every
 /// relative operand. Short branches become their 32-bit forms.
@@ -364,7 +373,14 @@ pub fn relocate(
 ) -> Result<Moved, Error> {
     let mut consumed = 0;
     let mut written = 0;
+    let mut starts = [(0u8, 0u8); MAX_MOVED];
+    let mut count = 0;
     while consumed < min {
+        if count == MAX_MOVED {
+            return Err(Error::TooLong);
+        }
+        starts[count] = (consumed as u8, written as u8);
+        count += 1;
         let rest = src.get(consumed..).unwrap_or(&[]);
         let insn = decode(rest).ok_or(Error::Unknown { offset: consumed })?;
         let here_src = src_at + consumed as u64;
@@ -424,6 +440,8 @@ pub fn relocate(
                 consumed,
                 written,
                 ends_flow: true,
+                starts,
+                count,
             });
         }
     }
@@ -431,6 +449,8 @@ pub fn relocate(
         consumed,
         written,
         ends_flow: false,
+        starts,
+        count,
     })
 }
 
@@ -501,6 +521,7 @@ mod tests {
         let m = relocate(&src, src_at, 14, &mut out, dst_at).unwrap();
         assert_eq!(m.consumed, 14);
         assert_eq!(m.written, 5 + 7 + 6);
+        assert_eq!(&m.starts[..m.count], &[(0, 0), (1, 1), (5, 5), (12, 12)]);
         // The mov still reaches src_at + 12 + 0x100.
         let d = i32::from_le_bytes(out[8..12].try_into().unwrap()) as i64;
         assert_eq!(dst_at as i64 + 12 + d, src_at as i64 + 12 + 0x100);
