@@ -16,8 +16,13 @@
 # source for -Zbuild-std), and uses a private WINEPREFIX under target/ with a
 # stand-in bcryptprimitives.dll (Wine 8 lacks it; Rust's std imports
 # ProcessPrng from it).
+#
+# --build-only: build and set up the prefix, run nothing (scripts/
+# bench-windows.sh uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_only=0
+[ "${1:-}" = --build-only ] && build_only=1
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
 need=()
 command -v x86_64-w64-mingw32-g++-posix >/dev/null || need+=(gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64)
@@ -61,6 +66,8 @@ if [ ! -f "$sys32/bcryptprimitives.dll" ]; then
   x86_64-w64-mingw32-gcc -O2 -shared scripts/windows/bcryptprimitives.c \
     -o "$sys32/bcryptprimitives.dll" -lbcrypt
 fi
+
+[ "$build_only" -eq 1 ] && exit 0
 
 passed=0 failed=0
 out=$(mktemp) err=$(mktemp)
