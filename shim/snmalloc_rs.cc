@@ -434,8 +434,16 @@ namespace
   }
 } // namespace
 
+#  ifdef _MSC_VER
+// (MSVC: not compiled on this project's machines; see the README.)
+#    pragma section(".CRT$XLY", long, read)
+#    pragma comment(linker, "/INCLUDE:snrs_tls_thread_detach")
+extern "C" __declspec(allocate(".CRT$XLY"))
+const PIMAGE_TLS_CALLBACK snrs_tls_thread_detach = on_tls_event;
+#  else
 extern "C" __attribute__((section(".CRT$XLY"), used))
 const PIMAGE_TLS_CALLBACK snrs_tls_thread_detach = on_tls_event;
+#  endif
 #endif
 
 #ifdef SNMALLOC_CHECK_CLIENT

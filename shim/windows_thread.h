@@ -16,6 +16,9 @@
 #pragma once
 
 #include <windows.h>
+#ifdef _MSC_VER
+#  include <intrin.h>
+#endif
 
 namespace snrs::win
 {
@@ -34,11 +37,16 @@ namespace snrs::win
     {
       // TEB.TlsSlots[index], through the gs segment (what TlsGetValue
       // reads, without the call and the SetLastError).
+#  ifdef _MSC_VER
+      return __readgsqword(
+        static_cast<unsigned long>(TEB_TLS_SLOTS + index * sizeof(void*)));
+#  else
       uintptr_t v;
       __asm__("movq %%gs:%c1(,%2,8), %0"
               : "=r"(v)
               : "i"(TEB_TLS_SLOTS), "r"(static_cast<uintptr_t>(index)));
       return v;
+#  endif
     }
     DWORD err = GetLastError();
     auto v = reinterpret_cast<uintptr_t>(TlsGetValue(index));
