@@ -44,7 +44,7 @@ done
 if [ "$quick" -eq 1 ]; then
   runs=(--runs 2) churn=200000 xthread=100000 cache=(scratch 2 100 100)
 else
-  runs=(--warmup 1 --runs 10) churn=20000000 xthread=2000000 cache=(scratch 2 2000 2000)
+  runs=(--warmup 1 --runs 10) churn=20000000 xthread=2000000 cache=(scratch 2 200000 2000)
 fi
 mkdir -p "$out"
 bench() {

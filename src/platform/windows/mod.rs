@@ -252,6 +252,18 @@ fn redirect_locked(name: &str, module: *mut c_void) {
     match done {
         Ok(()) => {
             SLOTS[slot].store(base, Ordering::Relaxed);
+            // Our blocks may still be freed through it, and its trampolines
+            // used: a redirected CRT stays loaded.
+            let mut pinned = core::ptr::null_mut();
+            // SAFETY: pins a module that is loaded (we just patched it).
+            unsafe {
+                sys::GetModuleHandleExW(
+                    sys::GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS
+                        | sys::GET_MODULE_HANDLE_EX_FLAG_PIN,
+                    module as *const u16,
+                    &mut pinned,
+                )
+            };
             if VERBOSE.load(Ordering::Relaxed) {
                 let mut l = Line::new();
                 let _ = write!(l, "snmalloc-rs: redirected {n} functions of {name}:");
