@@ -7,6 +7,9 @@
 #     allocated (blocks cross the boundary), injected by snmalloc-run.exe,
 #     and imported by a copy made with `snmalloc-run --add-import`; and
 #     loaded while other threads are in malloc/free;
+#   - tests/windows/ucrt.c, linked as MSVC links (UCRT through
+#     api-ms-win-crt-heap-l1-1-0.dll, no MinGW start-up code), the same three
+#     ways;
 #   - a C runtime whose malloc cannot be moved safely (tests/windows/
 #     fakecrt.c): it must be left alone, with a message;
 #   - the launcher's own errors;
@@ -55,6 +58,9 @@ mkdir -p "$bin"
 cp "$rel/snmalloc_rs.dll" "$rel/snmalloc-run.exe" "$bin/"
 x86_64-w64-mingw32-gcc -O2 -Wall -Wno-alloc-size-larger-than -Wno-use-after-free \
   -Wno-maybe-uninitialized tests/windows/crt.c -o "$bin/crt.exe"
+# Linked as MSVC links: the UCRT through api-ms-win-crt-*, no MinGW start-up.
+x86_64-w64-mingw32-gcc -O1 -fno-builtin -nostdlib -Wall -Wno-alloc-size-larger-than \
+  tests/windows/ucrt.c -o "$bin/ucrt.exe" -Wl,-e,mainCRTStartup -lucrt -lkernel32
 x86_64-w64-mingw32-gcc -O2 -shared -nostdlib tests/windows/fakecrt.c tests/windows/fakecrt.def \
   -o "$bin/msvcr70.dll" -Wl,-e,DllMainCRTStartup -lkernel32
 
@@ -114,6 +120,14 @@ rm -f "$bin/crt-imports.exe"
 run add-import 0 snmalloc-run.exe --add-import crt.exe crt-imports.exe &&
   run imported 0 crt-imports.exe loaded &&
   expect "--add-import: the DLL loads with the program" "$out" "crt: [0-9]+ checks, 0 failed"
+run ucrt-dynamic 0 ucrt.exe dynamic &&
+  expect "UCRT through api-ms-win-crt-heap, LoadLibrary after allocating" "$out" "ucrt: [0-9]+ checks, 0 failed"
+run ucrt-launcher 0 snmalloc-run.exe ucrt.exe loaded &&
+  expect "UCRT through api-ms-win-crt-heap, snmalloc-run.exe" "$out" "ucrt: [0-9]+ checks, 0 failed"
+rm -f "$bin/ucrt-imports.exe"
+run ucrt-add-import 0 snmalloc-run.exe --add-import ucrt.exe ucrt-imports.exe &&
+  run ucrt-imported 0 ucrt-imports.exe loaded &&
+  expect "UCRT through api-ms-win-crt-heap, --add-import" "$out" "ucrt: [0-9]+ checks, 0 failed"
 WINEDLLOVERRIDES=msvcr70=n run refuse 0 crt.exe refuse snmalloc_rs.dll &&
   expect "unknown prologue: module left alone" "$out" "crt: [0-9]+ checks, 0 failed" &&
   expect "unknown prologue: message" "$err" \

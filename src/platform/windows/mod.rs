@@ -157,7 +157,7 @@ fn init() {
     let status = unsafe {
         sys::LdrRegisterDllNotification(0, on_dll_event, core::ptr::null_mut(), &mut cookie)
     };
-    if status != 0 && VERBOSE.load(Ordering::Relaxed) {
+    if status != 0 {
         let mut l = Line::new();
         let _ = write!(l, "snmalloc-rs: C runtimes loaded later will not be redirected (LdrRegisterDllNotification: {status:#x})");
         l.emit();
