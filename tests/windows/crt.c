@@ -201,6 +201,28 @@ static void after_redirection(void) {
   memset(u, 'u', 300);
   char* ur = ucrt.recalloc(u, 10, 100);
   CHECK(ur && owns(ur) && all_bytes(ur, 'u', 300) && all_bytes(ur + 300, 0, 700));
+  // A chain of small growths, in place and moving: every byte past the
+  // data must read as zero, whatever the block's size class.
+  // Freed, dirty blocks of every small size first, so that the chain gets
+  // reused memory rather than fresh zero pages.
+  for (size_t sz = 16; sz <= 4096; sz += 16) {
+    void* d = ucrt.malloc(sz);
+    memset(d, 0xAA, sz);
+    ucrt.free(d);
+  }
+  char* chain = ucrt.recalloc(NULL, 1, 10);
+  CHECK(chain && all_bytes(chain, 0, 10));
+  size_t len = 10;
+  for (size_t n = 11; n < 3000; n += 7) {
+    memset(chain, 'c', len);
+    chain = ucrt.recalloc(chain, 1, n);
+    if (!chain || !all_bytes(chain, 'c', len) || !all_bytes(chain + len, 0, n - len)) {
+      CHECK(!"_recalloc chain keeps data and zeroes growth");
+      break;
+    }
+    len = n;
+  }
+  ucrt.free(chain);
   ucrt.free(ur);
   void* ub = ucrt.malloc_base(64);
   CHECK(ub && owns(ub));

@@ -299,8 +299,10 @@ extern "C" fn recalloc<const S: usize>(p: *mut c_void, n: usize, size: usize) ->
     let old = unsafe { ffi::snrs_usable_size(p) };
     let q = realloc::<S>(p, total);
     if !q.is_null() {
-        // SAFETY: q holds at least `total` bytes.
-        unsafe { zero_tail(q, old, total) };
+        // Zeroed to the block's end, not just `total`: a later _recalloc
+        // that stays in place must find zeros in what it exposes.
+        // SAFETY: q is a block of ours of that usable size.
+        unsafe { zero_tail(q, old, ffi::snrs_usable_size(q)) };
     }
     q
 }
@@ -444,8 +446,9 @@ fn offset_recalloc<const S: usize>(
         (offset_realloc::<S>(p, total, align, offset), old)
     };
     if !q.is_null() {
-        // SAFETY: q holds at least `total` bytes.
-        unsafe { zero_tail(q, old, total) };
+        // To the block's end, as in `recalloc`.
+        // SAFETY: q lies in a block of ours with that many bytes after it.
+        unsafe { zero_tail(q, old, ffi::snrs_block_remaining(q)) };
     }
     q
 }
