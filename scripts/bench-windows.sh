@@ -56,6 +56,12 @@ bench() {
     -n "snmalloc-rs (imported)" "wine bench-$name-imports.exe $*" \
     -n "snmalloc-rs (snmalloc-run.exe)" "wine snmalloc-run.exe bench-$name.exe $*")
 }
+# A real program: Wine's JScript interpreter (cscript.exe, on ucrtbase.dll).
+cp tests/windows/work.js "$bin/"
+(cd "$bin" && hyperfine -N "${runs[@]}" --style basic \
+  --export-markdown "$OLDPWD/$out/cscript.md" \
+  -n "ucrtbase (Wine heap)" "wine cscript.exe //nologo work.js" \
+  -n "snmalloc-rs (snmalloc-run.exe)" "wine snmalloc-run.exe cscript.exe //nologo work.js")
 bench churn "$churn"
 bench xthread "$xthread"
 bench cache "${cache[@]}"

@@ -12,6 +12,8 @@
 #     ways;
 #   - a C runtime whose malloc cannot be moved safely (tests/windows/
 #     fakecrt.c): it must be left alone, with a message;
+#   - a real program: Wine's JScript interpreter (cscript.exe), same output
+#     on its own heap and injected;
 #   - the launcher's own errors;
 #   - a Rust program using SnMalloc as its global allocator.
 #
@@ -99,7 +101,7 @@ expect() {
       failed=$((failed + 1)); return 1
     fi
   done
-  echo "ok   $name: $(grep -E 'checks|rust:' "$out" | head -1)"
+  echo "ok   $name: $(grep -E 'checks|rust:|words' "$out" | head -1)"
   passed=$((passed + 1))
 }
 
@@ -128,6 +130,14 @@ rm -f "$bin/ucrt-imports.exe"
 run ucrt-add-import 0 snmalloc-run.exe --add-import ucrt.exe ucrt-imports.exe &&
   run ucrt-imported 0 ucrt-imports.exe loaded &&
   expect "UCRT through api-ms-win-crt-heap, --add-import" "$out" "ucrt: [0-9]+ checks, 0 failed"
+# A real program: Wine's JScript interpreter, on its own heap and on ours.
+cp tests/windows/work.js "$bin/"
+if run cscript-plain 0 cscript.exe //nologo work.js; then
+  plain=$(cat "$out")
+  SNMALLOC_VERBOSE=1 run cscript 0 snmalloc-run.exe cscript.exe //nologo work.js &&
+    expect "cscript.exe (Wine's JScript) under snmalloc-run.exe: same output" "$out" "^${plain}\$" &&
+    expect "cscript.exe: its CRT redirected" "$err" "redirected [0-9]+ functions of ucrtbase.dll"
+fi
 WINEDLLOVERRIDES=msvcr70=n run refuse 0 crt.exe refuse snmalloc_rs.dll &&
   expect "unknown prologue: module left alone" "$out" "crt: [0-9]+ checks, 0 failed" &&
   expect "unknown prologue: message" "$err" \
