@@ -53,6 +53,7 @@ extern "system" {
     fn GetExitCodeThread(h: Handle, code: *mut u32) -> i32;
     fn CloseHandle(h: Handle) -> i32;
     fn TerminateProcess(p: Handle, code: u32) -> i32;
+    fn SetConsoleCtrlHandler(handler: *mut c_void, add: i32) -> i32;
 }
 
 #[link(name = "ntdll")]
@@ -164,6 +165,11 @@ pub fn run(cmd: &[std::ffi::OsString], dll: &Path, verbose: bool) -> i32 {
             ),
         );
     }
+    // Ctrl+C reaches both processes: the program decides what it means, and
+    // the launcher stays to report how it ended. (Set after the spawn: the
+    // child would inherit the flag.)
+    // SAFETY: a NULL handler with TRUE only sets this process's flag.
+    unsafe { SetConsoleCtrlHandler(std::ptr::null_mut(), 1) };
     match child.wait() {
         Ok(s) => s.code().unwrap_or(1),
         Err(e) => crate::fail(1, format!("waiting for {}: {e}", cmd[0].to_string_lossy())),
