@@ -555,6 +555,59 @@ mod tests {
         assert!(relocate(&src, 0, 5, &mut out, 0).unwrap().ends_flow);
     }
 
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The most common entry sequences among the 1,831 exported functions of
+    /// Microsoft's Visual C++ 14.44 runtime DLLs (msvcp140, vcruntime140,
+    /// concrt140, ...; the `msvc-runtime` wheel on PyPI), MSVC's own code
+    /// generation: the decoder moved 1,822 of them, and refused 9 that end
+    /// within 5 bytes with code after them (`scripts/decoder-coverage.sh`).
+    #[test]
+    fn msvc_generated_entries_are_movable() {
+        for entry in [
+            "40534883ec204533c033d2488bd9e8f5", // push rbx; sub rsp; xor r8d; xor edx; mov; call
+            "48895c2408574883ec20488bf9488bda", // mov [rsp+8],rbx; push rdi; sub rsp
+            "488bc448895810488968184889702048", // mov rax,rsp; mov [rax+10h],rbx ...
+            "48895c241048896c241848894c240857",
+            "48894c2408534883ec20488bd9488d05",
+            "4883ec28488d053d770200488901488b", // sub rsp; lea rax,[rip+x]
+            "4c8bdc534881ec90000000488b05ceb5", // mov r11,rsp; push rbx; sub rsp,90h
+            "4c8bdc498953104d8943184d894b2053",
+            "488b01488b401848ff2592a90400cccc", // mov; mov; rex.W jmp [rip+x]
+            "4055535657415441564157488bec4883", // rex push rbp; push ... r15
+            "4883ec38488b01488b4018ff15ff8e04", // call [rip+x]
+            "4883ec28e877f10000488bd0488b0848", // sub rsp; call rel32
+            "405356574881ecb0000000488b057eec",
+            "488b4138488b00c3cccccccccccccccc", // two movs, ret, padding
+            "48895c2420555657488dac2470fbffff",
+            "488d05e9e80400488901c3cccccccccc",
+            "4883ec28b917000000ff15e9e6030085",
+            "4883ec480f297424300f28f0f30f5835", // movaps [rsp+30h],xmm6
+            "4533c9e908000000cccccccccccccccc", // xor r9d; jmp rel32
+            "b801000000f00fc10543c30200ffc0c3", // mov eax,1; lock xadd [rip+x],eax
+            "4883ec28f7055a7d0300000000807410", // test dword [rip+x], imm32
+        ] {
+            let code = hex(entry);
+            let mut out = [0u8; 80];
+            let at = 0x1_8000_1000u64;
+            let r = relocate(&code, at, 5, &mut out, at - 0x10000);
+            assert!(r.is_ok(), "{entry}: {:?}", r.err());
+        }
+        // `ret 0` / `xor eax,eax; ret`, then the next function after one int3.
+        for entry in [
+            "c20000cc4883ec38488d4127483bc176",
+            "33c0c3cc48895c2410574883ec20498b",
+        ] {
+            let mut out = [0u8; 80];
+            let r = relocate(&hex(entry), 0x1000, 5, &mut out, 0x2000);
+            assert!(matches!(r, Err(Error::TooShort { .. })), "{entry}");
+        }
+    }
+
     #[test]
     fn far_targets_are_refused() {
         let src = [0x48, 0x8B, 0x0D, 0, 0, 0, 0];
