@@ -15,7 +15,8 @@
 #   - a real program: Wine's JScript interpreter (cscript.exe), same output
 #     on its own heap and injected;
 #   - the launcher's own errors;
-#   - a Rust program using SnMalloc as its global allocator.
+#   - a Rust program using SnMalloc as its global allocator, without and
+#     with the `override` feature (then the executable redirects its CRT).
 #
 # Installs what it needs (mingw-w64, wine, Debian's Rust 1.96 with its std
 # source for -Zbuild-std), and uses a private WINEPREFIX under target/ with a
@@ -54,6 +55,8 @@ rel=target/windows/$t/release
 echo "windows: built $rel/snmalloc_rs.dll and $rel/snmalloc-run.exe"
 /usr/bin/cargo build "${build[@]}" --manifest-path tests/fixtures/rust-user/Cargo.toml \
   --target-dir target/windows-user
+/usr/bin/cargo build "${build[@]}" --manifest-path tests/fixtures/rust-user/Cargo.toml \
+  --features override --target-dir target/windows-user-override
 
 bin=target/windows-tests
 mkdir -p "$bin"
@@ -147,6 +150,12 @@ run missing 127 snmalloc-run.exe no-such-program.exe &&
 cp "target/windows-user/$t/release/rust-user.exe" "$bin/"
 run rust-user 0 rust-user.exe &&
   expect "SnMalloc as Rust's global allocator" "$out" "^rust: snmalloc, c malloc: system$"
+# The rlib with `override` in an executable: the CRT is redirected from the
+# executable's own TLS callback, and exit (the CRT freeing through us after
+# snmalloc's own exit handlers) must be clean.
+cp "target/windows-user-override/$t/release/rust-user.exe" "$bin/rust-user-override.exe"
+run rust-user-override 0 rust-user-override.exe &&
+  expect "SnMalloc with override in an .exe: the CRT redirected too" "$out" "^rust: snmalloc, c malloc: snmalloc$"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

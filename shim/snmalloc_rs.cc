@@ -423,6 +423,33 @@ SNRS_API void snrs_thread_detach(void)
   SetLastError(err);
 }
 
+namespace snrs::win
+{
+  // snmalloc's Windows PAL reserves its pagemap and commits pages on first
+  // read, from a vectored exception handler that a static destructor
+  // removes at exit. Our replacements still run after that (the CRT frees
+  // through them during exit, and ask the pagemap about foreign blocks
+  // whose pages were never touched), so the same handler is registered once
+  // more, last, for good. The handler is private to PALWindows: explicit
+  // instantiation may name it (the standard's access exemption for it).
+  using Handler = LONG(NTAPI*)(struct _EXCEPTION_POINTERS*);
+  Handler lazy_commit_handler();
+  template<Handler H>
+  struct LazyCommit
+  {
+    friend Handler lazy_commit_handler()
+    {
+      return H;
+    }
+  };
+  template struct LazyCommit<&PALWindows::HandleReadonlyLazyCommit>;
+} // namespace snrs::win
+
+SNRS_API void snrs_keep_lazy_commit(void)
+{
+  AddVectoredExceptionHandler(0, snrs::win::lazy_commit_handler());
+}
+
 namespace
 {
   // Runs at every thread's exit in the module that links us (DLL or EXE),

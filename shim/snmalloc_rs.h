@@ -41,6 +41,9 @@ SNRS_API void* snrs_block_start(const void* p);
 SNRS_API size_t snrs_block_remaining(const void* p);
 // Windows: releases the calling thread's allocator (DLL_THREAD_DETACH).
 SNRS_API void snrs_thread_detach(void);
+// Windows: keeps the pagemap's commit-on-read handler for the whole process
+// lifetime (upstream removes it at exit).
+SNRS_API void snrs_keep_lazy_commit(void);
 
 // C++ operator new and delete (Linux, SNRS_OVERRIDE); the exported
 // operators are these functions. `align` is a std::align_val_t.

@@ -49,6 +49,9 @@ extern "C" {
     pub fn snrs_block_start(p: *const c_void) -> *mut c_void;
     /// The bytes from `p` (inside a block of ours) to its block's end.
     pub fn snrs_block_remaining(p: *const c_void) -> usize;
+    /// Keeps the pagemap's commit-on-read handler registered until the
+    /// process ends (our hooks run after upstream removes it at exit).
+    pub fn snrs_keep_lazy_commit();
 }
 
 // C++ `operator new`/`delete` (Linux): exceptions from the failure path

@@ -141,8 +141,11 @@ fn init() {
     // snmalloc's first allocation initialises its Windows PAL, which
     // registers an atexit destructor: that must reach the CRT's own malloc,
     // not (re-entrantly) ours, so it happens before any hook.
-    // SAFETY: a plain allocation and its free.
-    unsafe { crate::ffi::snrs_free(crate::ffi::snrs_malloc(1)) };
+    // SAFETY: a plain allocation and its free; then the PAL is initialised.
+    unsafe {
+        crate::ffi::snrs_free(crate::ffi::snrs_malloc(1));
+        crate::ffi::snrs_keep_lazy_commit();
+    }
     for name in CRTS {
         let w = wide(name);
         // SAFETY: a NUL-terminated wide name; no reference is taken.
