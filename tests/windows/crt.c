@@ -290,6 +290,11 @@ int main(int argc, char** argv) {
     ucrt.free(old_u);
     ucrt.aligned_free(old_u_aligned);
     after_redirection();
+    // The DLL pins itself: unloading it must change nothing.
+    CHECK(FreeLibrary(dll));
+    void* after_unload = malloc(10);
+    CHECK(after_unload && owns(after_unload));
+    free(after_unload);
   } else if (argc >= 2 && strcmp(argv[1], "loaded") == 0) {
     HMODULE dll = GetModuleHandleA("snmalloc_rs.dll");
     CHECK(dll != NULL);
