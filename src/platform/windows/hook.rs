@@ -176,13 +176,14 @@ fn write_abs_jump(out: &mut [u8], target: usize) {
 
 /// Redirects every target or none, filling `trampolines[i]` with the
 /// address of target i's trampoline (which behaves as the original).
+/// `ready` runs between the two phases, with the trampolines: the
+/// replacements need them from the moment the first entry is patched.
 ///
 /// # Safety
 /// Every `at` must be the entry of a function in executable memory of a
-/// loaded module, with at least 16 readable bytes, that no other thread is
-/// executing at its first five bytes while this runs.
-/// `ready` runs between the two phases, with the trampolines: the
-/// replacements need them from the moment the first entry is patched.
+/// loaded module, with at least 16 readable bytes, and nothing else may
+/// patch that code meanwhile. (Other threads are suspended while entries
+/// are written; see the README for the one case that does not cover.)
 pub unsafe fn redirect(
     targets: &[Target],
     trampolines: &mut [usize],
