@@ -7,6 +7,8 @@
 //                                         (snmalloc-run.exe, or an import)
 //   crt.exe busy PATH\snmalloc_rs.dll      the DLL loads while 4 threads are
 //                                         in malloc/free all the time
+//   crt.exe thunks PATH\snmalloc_rs.dll    a CRT whose free is a jump to
+//                                         _free_base (thunkcrt.c)
 //   crt.exe refuse PATH\snmalloc_rs.dll    a CRT whose prologue cannot be
 //                                         moved (fakecrt.c) is left alone
 #include <errno.h>
@@ -322,6 +324,26 @@ int main(int argc, char** argv) {
       CHECK(code == 0);
     }
     CHECK(redirected_seen);
+  } else if (argc >= 3 && strcmp(argv[1], "thunks") == 0) {
+    HMODULE t = LoadLibraryA("msvcr71.dll"); // thunkcrt.c
+    CHECK(t != NULL);
+    if (!t) return 1;
+    void* (*m)(size_t) = (void* (*)(size_t))GetProcAddress(t, "malloc");
+    void (*f)(void*) = (void (*)(void*))GetProcAddress(t, "free");
+    void (*of)(void*) = (void (*)(void*))GetProcAddress(t, "_o_free");
+    size_t (*ms)(void*) = (size_t (*)(void*))GetProcAddress(t, "_msize");
+    void* a = m(100);
+    void* b = m(200);
+    HMODULE dll = LoadLibraryA(argv[2]);
+    CHECK(dll != NULL);
+    if (!dll) return 1;
+    owns = (owns_fn)GetProcAddress(dll, "snmalloc_rs_owns");
+    CHECK(!owns(a) && ms(a) == 100);
+    f(a);  // foreign, through a thunk: once to the real _free_base
+    of(b); // the same through the other thunk
+    void* c = m(300);
+    CHECK(c && owns(c));
+    f(c);
   } else if (argc >= 3 && strcmp(argv[1], "refuse") == 0) {
     HMODULE dll = LoadLibraryA(argv[2]);
     CHECK(dll != NULL);
@@ -340,7 +362,7 @@ int main(int argc, char** argv) {
     CHECK(y && owns(y));
     free(y);
   } else {
-    fprintf(stderr, "usage: crt.exe dynamic DLL | loaded | busy DLL | refuse DLL\n");
+    fprintf(stderr, "usage: crt.exe dynamic DLL | loaded | busy DLL | thunks DLL | refuse DLL\n");
     return 2;
   }
   printf("crt: %d checks, %d failed\n", checks, failures);

@@ -90,6 +90,15 @@ pub const NAMES: &[(&str, Kind)] = &[
     ("_o__aligned_offset_recalloc", Kind::AlignedOffsetRecalloc),
 ];
 
+/// Whether the replacement of `k` sends foreign blocks to the original
+/// (the allocating kinds never call it).
+pub fn forwards_foreign(k: Kind) -> bool {
+    !matches!(
+        k,
+        Kind::Malloc | Kind::Calloc | Kind::AlignedMalloc | Kind::AlignedOffsetMalloc
+    )
+}
+
 #[allow(clippy::declare_interior_mutable_const)]
 const UNSET: AtomicUsize = AtomicUsize::new(0);
 #[allow(clippy::declare_interior_mutable_const)]
