@@ -2,9 +2,14 @@
 //! owns (and for every new block), the CRT's own function, through its
 //! trampoline, for blocks the CRT handed out before the hooks took effect.
 //!
-//! Each redirected CRT module gets a slot `S`; the replacements are
-//! instantiated per slot so that a foreign block goes back to the very
-//! module it came from and `errno` is set in that module's CRT.
+//! Each redirected CRT module gets a slot, and each of its entries of one
+//! kind a variant (`free`, `_free_base`, `_o_free`, ... are variants 0, 1,
+//! 2, ...). The replacements are instantiated per (slot, variant), `E`
+//! below: a foreign block goes back through the very entry it was passed
+//! to, to that entry's own original code. Entries that call or jump to
+//! each other (the Universal CRT's `free` is a jump to `_free_base`) then
+//! end in the real code, as they would without us; and `errno` is set in
+//! the block's own CRT.
 
 use core::ffi::c_void;
 use core::ptr::null_mut;
@@ -14,6 +19,10 @@ use crate::ffi;
 
 /// How many CRT modules can be redirected at once.
 pub const SLOTS: usize = 8;
+/// Most entries of one kind in a module (see `NAMES`).
+const VARIANTS: usize = 4;
+/// Instantiations of the replacements: one per (slot, variant).
+const IDS: usize = SLOTS * VARIANTS;
 
 const ENOMEM: i32 = 12;
 const EINVAL: i32 = 22;
@@ -90,28 +99,42 @@ pub const NAMES: &[(&str, Kind)] = &[
     ("_o__aligned_offset_recalloc", Kind::AlignedOffsetRecalloc),
 ];
 
-/// Whether the replacement of `k` sends foreign blocks to the original
-/// (the allocating kinds never call it).
-pub fn forwards_foreign(k: Kind) -> bool {
-    !matches!(
-        k,
-        Kind::Malloc | Kind::Calloc | Kind::AlignedMalloc | Kind::AlignedOffsetMalloc
-    )
-}
+// Every entry's variant must have its own row.
+const _: () = {
+    let mut i = 0;
+    while i < NAMES.len() {
+        let (mut j, mut before) = (0, 0);
+        while j < i {
+            if NAMES[j].1 as usize == NAMES[i].1 as usize {
+                before += 1;
+            }
+            j += 1;
+        }
+        assert!(before < VARIANTS, "more entries of one kind than VARIANTS");
+        i += 1;
+    }
+};
 
 #[allow(clippy::declare_interior_mutable_const)]
 const UNSET: AtomicUsize = AtomicUsize::new(0);
 #[allow(clippy::declare_interior_mutable_const)]
 const UNSET_ROW: [AtomicUsize; KINDS] = [UNSET; KINDS];
 
-/// Trampolines to the original functions, per slot and kind.
-static ORIGINAL: [[AtomicUsize; KINDS]; SLOTS] = [UNSET_ROW; SLOTS];
+/// Trampolines to the original functions, per (slot, variant) and kind.
+static ORIGINAL: [[AtomicUsize; KINDS]; IDS] = [UNSET_ROW; IDS];
 /// Each slot's `_errno` function.
 static ERRNO: [AtomicUsize; SLOTS] = [UNSET; SLOTS];
 
-/// Records the trampoline to a module's original function of kind `k`.
-pub fn set_original(slot: usize, k: Kind, trampoline: usize) {
-    ORIGINAL[slot][k as usize].store(trampoline, Relaxed);
+/// Which variant of its kind `NAMES[index]` is.
+pub fn variant(index: usize) -> usize {
+    let kind = NAMES[index].1;
+    NAMES[..index].iter().filter(|n| n.1 == kind).count()
+}
+
+/// Records the trampoline to the original of entry `NAMES[index]` of a
+/// module.
+pub fn set_original(slot: usize, index: usize, trampoline: usize) {
+    ORIGINAL[slot * VARIANTS + variant(index)][NAMES[index].1 as usize].store(trampoline, Relaxed);
 }
 
 /// Records a module's `_errno` (may be 0: errno is then left alone).
@@ -119,46 +142,49 @@ pub fn set_errno_fn(slot: usize, f: usize) {
     ERRNO[slot].store(f, Relaxed);
 }
 
-/// The replacement for `k` in slot `S`.
-pub fn replacement(slot: usize, k: Kind) -> usize {
-    macro_rules! per_slot {
-        ($($s:literal)*) => {
-            match slot {
-                $($s => table::<$s>(k),)*
-                _ => unreachable!("slot out of range"),
+/// The replacement for entry `NAMES[index]` in slot `slot`.
+pub fn replacement(slot: usize, index: usize) -> usize {
+    let id = slot * VARIANTS + variant(index);
+    let k = NAMES[index].1;
+    macro_rules! per_id {
+        ($($e:literal)*) => {
+            match id {
+                $($e => table::<$e>(k),)*
+                _ => unreachable!("slot or variant out of range"),
             }
         };
     }
-    per_slot!(0 1 2 3 4 5 6 7)
+    per_id!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31)
 }
 
-fn table<const S: usize>(k: Kind) -> usize {
+fn table<const E: usize>(k: Kind) -> usize {
     match k {
-        Kind::Malloc => malloc::<S> as *const () as usize,
-        Kind::Free => free::<S> as *const () as usize,
-        Kind::Calloc => calloc::<S> as *const () as usize,
-        Kind::Realloc => realloc::<S> as *const () as usize,
-        Kind::Msize => msize::<S> as *const () as usize,
-        Kind::Expand => expand::<S> as *const () as usize,
-        Kind::Recalloc => recalloc::<S> as *const () as usize,
-        Kind::AlignedMalloc => aligned_malloc::<S> as *const () as usize,
-        Kind::AlignedFree => aligned_free::<S> as *const () as usize,
-        Kind::AlignedRealloc => aligned_realloc::<S> as *const () as usize,
-        Kind::AlignedRecalloc => aligned_recalloc::<S> as *const () as usize,
-        Kind::AlignedMsize => aligned_msize::<S> as *const () as usize,
-        Kind::AlignedOffsetMalloc => aligned_offset_malloc::<S> as *const () as usize,
-        Kind::AlignedOffsetRealloc => aligned_offset_realloc::<S> as *const () as usize,
-        Kind::AlignedOffsetRecalloc => aligned_offset_recalloc::<S> as *const () as usize,
+        Kind::Malloc => malloc::<E> as *const () as usize,
+        Kind::Free => free::<E> as *const () as usize,
+        Kind::Calloc => calloc::<E> as *const () as usize,
+        Kind::Realloc => realloc::<E> as *const () as usize,
+        Kind::Msize => msize::<E> as *const () as usize,
+        Kind::Expand => expand::<E> as *const () as usize,
+        Kind::Recalloc => recalloc::<E> as *const () as usize,
+        Kind::AlignedMalloc => aligned_malloc::<E> as *const () as usize,
+        Kind::AlignedFree => aligned_free::<E> as *const () as usize,
+        Kind::AlignedRealloc => aligned_realloc::<E> as *const () as usize,
+        Kind::AlignedRecalloc => aligned_recalloc::<E> as *const () as usize,
+        Kind::AlignedMsize => aligned_msize::<E> as *const () as usize,
+        Kind::AlignedOffsetMalloc => aligned_offset_malloc::<E> as *const () as usize,
+        Kind::AlignedOffsetRealloc => aligned_offset_realloc::<E> as *const () as usize,
+        Kind::AlignedOffsetRecalloc => aligned_offset_recalloc::<E> as *const () as usize,
     }
 }
 
-/// The original of kind `k` in slot `S`, as a function of type `F`.
+/// The original of the entry of kind `k` that `E` stands for, as a
+/// function of type `F`.
 ///
 /// # Safety
 /// `F` must be the function type of kind `k`.
 #[inline(always)]
-unsafe fn original<const S: usize, F: Copy>(k: Kind) -> F {
-    let f = ORIGINAL[S][k as usize].load(Relaxed);
+unsafe fn original<const E: usize, F: Copy>(k: Kind) -> F {
+    let f = ORIGINAL[E][k as usize].load(Relaxed);
     debug_assert!(f != 0);
     // SAFETY: the slot holds the trampoline of a function of type F (the
     // caller's contract); a replacement is reachable only once its
@@ -167,8 +193,8 @@ unsafe fn original<const S: usize, F: Copy>(k: Kind) -> F {
 }
 
 #[cold]
-fn set_errno<const S: usize>(e: i32) {
-    let f = ERRNO[S].load(Relaxed);
+fn set_errno<const E: usize>(e: i32) {
+    let f = ERRNO[E / VARIANTS].load(Relaxed);
     if f != 0 {
         // SAFETY: `_errno` of that CRT: returns the thread's errno slot.
         unsafe {
@@ -183,14 +209,14 @@ fn owned(p: *const c_void) -> bool {
     unsafe { ffi::snrs_is_owned(p) != 0 }
 }
 
-fn fail<const S: usize>(e: i32) -> *mut c_void {
-    set_errno::<S>(e);
+fn fail<const E: usize>(e: i32) -> *mut c_void {
+    set_errno::<E>(e);
     null_mut()
 }
 
-fn checked<const S: usize>(p: *mut c_void) -> *mut c_void {
+fn checked<const E: usize>(p: *mut c_void) -> *mut c_void {
     if p.is_null() {
-        set_errno::<S>(ENOMEM);
+        set_errno::<E>(ENOMEM);
     }
     p
 }
@@ -221,17 +247,17 @@ type AlignedOffsetReallocFn = extern "C" fn(*mut c_void, usize, usize, usize) ->
 type AlignedOffsetRecallocFn =
     extern "C" fn(*mut c_void, usize, usize, usize, usize) -> *mut c_void;
 
-extern "C" fn malloc<const S: usize>(size: usize) -> *mut c_void {
+extern "C" fn malloc<const E: usize>(size: usize) -> *mut c_void {
     // SAFETY: any size may be asked for.
-    checked::<S>(unsafe { ffi::snrs_malloc(size) })
+    checked::<E>(unsafe { ffi::snrs_malloc(size) })
 }
 
-extern "C" fn calloc<const S: usize>(n: usize, size: usize) -> *mut c_void {
+extern "C" fn calloc<const E: usize>(n: usize, size: usize) -> *mut c_void {
     // SAFETY: snrs_calloc checks n * size for overflow.
-    checked::<S>(unsafe { ffi::snrs_calloc(n, size) })
+    checked::<E>(unsafe { ffi::snrs_calloc(n, size) })
 }
 
-extern "C" fn free<const S: usize>(p: *mut c_void) {
+extern "C" fn free<const E: usize>(p: *mut c_void) {
     if p.is_null() {
         return;
     }
@@ -240,17 +266,17 @@ extern "C" fn free<const S: usize>(p: *mut c_void) {
         unsafe { ffi::snrs_free(p) }
     } else {
         // SAFETY: a block of the CRT's own heap goes back to it.
-        unsafe { original::<S, FreeFn>(Kind::Free)(p) }
+        unsafe { original::<E, FreeFn>(Kind::Free)(p) }
     }
 }
 
-extern "C" fn realloc<const S: usize>(p: *mut c_void, size: usize) -> *mut c_void {
+extern "C" fn realloc<const E: usize>(p: *mut c_void, size: usize) -> *mut c_void {
     if p.is_null() {
-        return malloc::<S>(size);
+        return malloc::<E>(size);
     }
     if !owned(p) {
         // SAFETY: a CRT block is resized by the CRT.
-        return unsafe { original::<S, ReallocFn>(Kind::Realloc)(p, size) };
+        return unsafe { original::<E, ReallocFn>(Kind::Realloc)(p, size) };
     }
     if size == 0 {
         // The Microsoft CRT frees the block and returns NULL.
@@ -259,12 +285,12 @@ extern "C" fn realloc<const S: usize>(p: *mut c_void, size: usize) -> *mut c_voi
         return null_mut();
     }
     // SAFETY: a block of ours; snrs_realloc keeps it on failure.
-    checked::<S>(unsafe { ffi::snrs_realloc(p, size) })
+    checked::<E>(unsafe { ffi::snrs_realloc(p, size) })
 }
 
-extern "C" fn msize<const S: usize>(p: *mut c_void) -> usize {
+extern "C" fn msize<const E: usize>(p: *mut c_void) -> usize {
     if p.is_null() {
-        set_errno::<S>(EINVAL);
+        set_errno::<E>(EINVAL);
         return usize::MAX;
     }
     if owned(p) {
@@ -272,41 +298,41 @@ extern "C" fn msize<const S: usize>(p: *mut c_void) -> usize {
         unsafe { ffi::snrs_usable_size(p) }
     } else {
         // SAFETY: a CRT block is measured by the CRT.
-        unsafe { original::<S, MsizeFn>(Kind::Msize)(p) }
+        unsafe { original::<E, MsizeFn>(Kind::Msize)(p) }
     }
 }
 
-extern "C" fn expand<const S: usize>(p: *mut c_void, size: usize) -> *mut c_void {
+extern "C" fn expand<const E: usize>(p: *mut c_void, size: usize) -> *mut c_void {
     if p.is_null() {
-        return fail::<S>(EINVAL);
+        return fail::<E>(EINVAL);
     }
     if !owned(p) {
         // SAFETY: a CRT block is resized by the CRT.
-        return unsafe { original::<S, ReallocFn>(Kind::Expand)(p, size) };
+        return unsafe { original::<E, ReallocFn>(Kind::Expand)(p, size) };
     }
     // In place only: snmalloc blocks cannot grow past their size class.
     // SAFETY: a block of ours.
     if size <= unsafe { ffi::snrs_usable_size(p) } {
         p
     } else {
-        fail::<S>(ENOMEM)
+        fail::<E>(ENOMEM)
     }
 }
 
-extern "C" fn recalloc<const S: usize>(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
+extern "C" fn recalloc<const E: usize>(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
     if !p.is_null() && !owned(p) {
         // SAFETY: a CRT block is resized by the CRT.
-        return unsafe { original::<S, RecallocFn>(Kind::Recalloc)(p, n, size) };
+        return unsafe { original::<E, RecallocFn>(Kind::Recalloc)(p, n, size) };
     }
     let Some(total) = n.checked_mul(size) else {
-        return fail::<S>(ENOMEM);
+        return fail::<E>(ENOMEM);
     };
     if p.is_null() {
-        return calloc::<S>(n, size);
+        return calloc::<E>(n, size);
     }
     // SAFETY: a block of ours (its usable size is what _msize reports).
     let old = unsafe { ffi::snrs_usable_size(p) };
-    let q = realloc::<S>(p, total);
+    let q = realloc::<E>(p, total);
     if !q.is_null() {
         // Zeroed to the block's end, not just `total`: a later _recalloc
         // that stays in place must find zeros in what it exposes.
@@ -319,18 +345,18 @@ extern "C" fn recalloc<const S: usize>(p: *mut c_void, n: usize, size: usize) ->
 /// `_aligned_offset_malloc`: a block whose address plus `offset` is a
 /// multiple of `align`. The returned pointer may lie inside the block;
 /// snmalloc finds the block from any interior pointer when it is freed.
-fn offset_alloc<const S: usize>(size: usize, align: usize, offset: usize) -> *mut c_void {
+fn offset_alloc<const E: usize>(size: usize, align: usize, offset: usize) -> *mut c_void {
     if !is_pow2(align) || (size > 0 && offset >= size) {
-        return fail::<S>(EINVAL);
+        return fail::<E>(EINVAL);
     }
     let pad = (align - offset % align) % align;
     let Some(total) = size.checked_add(pad) else {
-        return fail::<S>(ENOMEM);
+        return fail::<E>(ENOMEM);
     };
     // SAFETY: align is a power of two.
     let base = unsafe { ffi::snrs_aligned_alloc(align, total) };
     if base.is_null() {
-        return fail::<S>(ENOMEM);
+        return fail::<E>(ENOMEM);
     }
     // SAFETY: pad < total bytes of the block.
     unsafe { base.cast::<u8>().add(pad).cast() }
@@ -343,7 +369,7 @@ fn free_block(p: *mut c_void) {
 }
 
 /// `_aligned_offset_realloc` for a block of ours.
-fn offset_realloc<const S: usize>(
+fn offset_realloc<const E: usize>(
     p: *mut c_void,
     size: usize,
     align: usize,
@@ -359,7 +385,7 @@ fn offset_realloc<const S: usize>(
     if (p as usize).wrapping_add(offset).is_multiple_of(align) && size <= room && size >= room / 2 {
         return p;
     }
-    let q = offset_alloc::<S>(size, align, offset);
+    let q = offset_alloc::<E>(size, align, offset);
     if !q.is_null() {
         // SAFETY: both blocks hold at least min(room, size) bytes from p/q.
         unsafe { core::ptr::copy_nonoverlapping(p.cast::<u8>(), q.cast::<u8>(), room.min(size)) };
@@ -368,19 +394,19 @@ fn offset_realloc<const S: usize>(
     q
 }
 
-extern "C" fn aligned_malloc<const S: usize>(size: usize, align: usize) -> *mut c_void {
-    offset_alloc::<S>(size, align, 0)
+extern "C" fn aligned_malloc<const E: usize>(size: usize, align: usize) -> *mut c_void {
+    offset_alloc::<E>(size, align, 0)
 }
 
-extern "C" fn aligned_offset_malloc<const S: usize>(
+extern "C" fn aligned_offset_malloc<const E: usize>(
     size: usize,
     align: usize,
     offset: usize,
 ) -> *mut c_void {
-    offset_alloc::<S>(size, align, offset)
+    offset_alloc::<E>(size, align, offset)
 }
 
-extern "C" fn aligned_free<const S: usize>(p: *mut c_void) {
+extern "C" fn aligned_free<const E: usize>(p: *mut c_void) {
     if p.is_null() {
         return;
     }
@@ -388,29 +414,29 @@ extern "C" fn aligned_free<const S: usize>(p: *mut c_void) {
         free_block(p);
     } else {
         // SAFETY: a CRT block goes back to the CRT.
-        unsafe { original::<S, FreeFn>(Kind::AlignedFree)(p) }
+        unsafe { original::<E, FreeFn>(Kind::AlignedFree)(p) }
     }
 }
 
-extern "C" fn aligned_realloc<const S: usize>(
+extern "C" fn aligned_realloc<const E: usize>(
     p: *mut c_void,
     size: usize,
     align: usize,
 ) -> *mut c_void {
     if !p.is_null() && !owned(p) {
         // SAFETY: a CRT block is resized by the CRT.
-        return unsafe { original::<S, AlignedReallocFn>(Kind::AlignedRealloc)(p, size, align) };
+        return unsafe { original::<E, AlignedReallocFn>(Kind::AlignedRealloc)(p, size, align) };
     }
     if !is_pow2(align) {
-        return fail::<S>(EINVAL);
+        return fail::<E>(EINVAL);
     }
     if p.is_null() {
-        return offset_alloc::<S>(size, align, 0);
+        return offset_alloc::<E>(size, align, 0);
     }
-    offset_realloc::<S>(p, size, align, 0)
+    offset_realloc::<E>(p, size, align, 0)
 }
 
-extern "C" fn aligned_offset_realloc<const S: usize>(
+extern "C" fn aligned_offset_realloc<const E: usize>(
     p: *mut c_void,
     size: usize,
     align: usize,
@@ -419,22 +445,22 @@ extern "C" fn aligned_offset_realloc<const S: usize>(
     if !p.is_null() && !owned(p) {
         // SAFETY: a CRT block is resized by the CRT.
         return unsafe {
-            original::<S, AlignedOffsetReallocFn>(Kind::AlignedOffsetRealloc)(
+            original::<E, AlignedOffsetReallocFn>(Kind::AlignedOffsetRealloc)(
                 p, size, align, offset,
             )
         };
     }
     if !is_pow2(align) || (size > 0 && offset >= size) {
-        return fail::<S>(EINVAL);
+        return fail::<E>(EINVAL);
     }
     if p.is_null() {
-        return offset_alloc::<S>(size, align, offset);
+        return offset_alloc::<E>(size, align, offset);
     }
-    offset_realloc::<S>(p, size, align, offset)
+    offset_realloc::<E>(p, size, align, offset)
 }
 
 /// `_aligned_offset_recalloc` for any pointer: the growth is zeroed.
-fn offset_recalloc<const S: usize>(
+fn offset_recalloc<const E: usize>(
     p: *mut c_void,
     n: usize,
     size: usize,
@@ -442,17 +468,17 @@ fn offset_recalloc<const S: usize>(
     offset: usize,
 ) -> *mut c_void {
     let Some(total) = n.checked_mul(size) else {
-        return fail::<S>(ENOMEM);
+        return fail::<E>(ENOMEM);
     };
     if !is_pow2(align) || (total > 0 && offset >= total) {
-        return fail::<S>(EINVAL);
+        return fail::<E>(EINVAL);
     }
     let (q, old) = if p.is_null() {
-        (offset_alloc::<S>(total, align, offset), 0)
+        (offset_alloc::<E>(total, align, offset), 0)
     } else {
         // SAFETY: p is ours.
         let old = unsafe { ffi::snrs_block_remaining(p) };
-        (offset_realloc::<S>(p, total, align, offset), old)
+        (offset_realloc::<E>(p, total, align, offset), old)
     };
     if !q.is_null() {
         // To the block's end, as in `recalloc`.
@@ -462,7 +488,7 @@ fn offset_recalloc<const S: usize>(
     q
 }
 
-extern "C" fn aligned_recalloc<const S: usize>(
+extern "C" fn aligned_recalloc<const E: usize>(
     p: *mut c_void,
     n: usize,
     size: usize,
@@ -471,13 +497,13 @@ extern "C" fn aligned_recalloc<const S: usize>(
     if !p.is_null() && !owned(p) {
         // SAFETY: a CRT block is resized by the CRT.
         return unsafe {
-            original::<S, AlignedRecallocFn>(Kind::AlignedRecalloc)(p, n, size, align)
+            original::<E, AlignedRecallocFn>(Kind::AlignedRecalloc)(p, n, size, align)
         };
     }
-    offset_recalloc::<S>(p, n, size, align, 0)
+    offset_recalloc::<E>(p, n, size, align, 0)
 }
 
-extern "C" fn aligned_offset_recalloc<const S: usize>(
+extern "C" fn aligned_offset_recalloc<const E: usize>(
     p: *mut c_void,
     n: usize,
     size: usize,
@@ -487,17 +513,17 @@ extern "C" fn aligned_offset_recalloc<const S: usize>(
     if !p.is_null() && !owned(p) {
         // SAFETY: a CRT block is resized by the CRT.
         return unsafe {
-            original::<S, AlignedOffsetRecallocFn>(Kind::AlignedOffsetRecalloc)(
+            original::<E, AlignedOffsetRecallocFn>(Kind::AlignedOffsetRecalloc)(
                 p, n, size, align, offset,
             )
         };
     }
-    offset_recalloc::<S>(p, n, size, align, offset)
+    offset_recalloc::<E>(p, n, size, align, offset)
 }
 
-extern "C" fn aligned_msize<const S: usize>(p: *mut c_void, align: usize, offset: usize) -> usize {
+extern "C" fn aligned_msize<const E: usize>(p: *mut c_void, align: usize, offset: usize) -> usize {
     if p.is_null() {
-        set_errno::<S>(EINVAL);
+        set_errno::<E>(EINVAL);
         return usize::MAX;
     }
     if owned(p) {
@@ -505,6 +531,6 @@ extern "C" fn aligned_msize<const S: usize>(p: *mut c_void, align: usize, offset
         unsafe { ffi::snrs_block_remaining(p) }
     } else {
         // SAFETY: a CRT block is measured by the CRT.
-        unsafe { original::<S, AlignedMsizeFn>(Kind::AlignedMsize)(p, align, offset) }
+        unsafe { original::<E, AlignedMsizeFn>(Kind::AlignedMsize)(p, align, offset) }
     }
 }

@@ -39,36 +39,13 @@ pub struct Target {
     pub replacement: usize,
 }
 
-/// What phase 1 made of one target, for the caller to pick originals.
-#[derive(Clone, Copy, Default)]
-pub struct Prepared {
-    /// The trampoline: the original function, moved.
-    pub trampoline: usize,
-    /// A target that the moved instructions branch or call to, if any:
-    /// such a trampoline re-enters a redirected entry, so it cannot stand
-    /// for "the original" of a replacement that forwards foreign blocks.
-    pub leads_to: Option<usize>,
-    /// The function is only a jump (`jmp` at its entry): a thunk.
-    pub thunk: bool,
-}
-
-/// Why a module cannot be redirected.
-#[derive(Clone, Copy)]
-pub enum Why {
-    /// A function's first instructions cannot be moved.
-    Decode(x64::Error),
-    /// Every entry of a kind re-enters another redirected entry: a foreign
-    /// block forwarded to "the original" would come straight back.
-    NoOriginal,
-}
-
 /// Why a function cannot be redirected.
 #[derive(Clone, Copy)]
 pub struct Refusal {
     /// Index into the targets.
     pub index: usize,
-    /// The reason.
-    pub error: Why,
+    /// The decoder's reason.
+    pub error: x64::Error,
     /// The function's first 16 bytes, for the message.
     pub bytes: [u8; 16],
 }
@@ -191,34 +168,16 @@ impl Drop for Frozen {
     }
 }
 
-/// The first target that the moved instructions of `code` (at `at`) jump
-/// or call to.
-fn branch_into(code: &[u8], at: usize, moved: &x64::Moved, targets: &[Target]) -> Option<usize> {
-    moved.starts[..moved.count].iter().find_map(|&(src, _)| {
-        let src = src as usize;
-        let insn = x64::decode(code.get(src..)?)?;
-        if !matches!(
-            insn.kind,
-            x64::Kind::Call32 | x64::Kind::Jmp | x64::Kind::Jcc { .. }
-        ) {
-            return None;
-        }
-        let dest = (at + src + insn.len).wrapping_add(insn.rel as usize);
-        targets.iter().position(|t| t.at as usize == dest)
-    })
-}
-
 /// `jmp [rip+0]; dq target`: an absolute jump in 14 bytes.
 fn write_abs_jump(out: &mut [u8], target: usize) {
     out[..6].copy_from_slice(&[0xFF, 0x25, 0, 0, 0, 0]);
     out[6..14].copy_from_slice(&target.to_le_bytes());
 }
 
-/// Redirects every target or none, filling `prepared[i]` with target i's
-/// trampoline (which behaves as the original) and where it leads.
-/// `ready` runs between the two phases: the replacements need their
-/// originals from the moment the first entry is patched; it may still call
-/// everything off by returning the index of a target it cannot serve.
+/// Redirects every target or none, filling `trampolines[i]` with the
+/// address of target i's trampoline (which behaves as the original).
+/// `ready` runs between the two phases, with the trampolines: the
+/// replacements need them from the moment the first entry is patched.
 ///
 /// # Safety
 /// Every `at` must be the entry of a function in executable memory of a
@@ -227,8 +186,8 @@ fn write_abs_jump(out: &mut [u8], target: usize) {
 /// are written; see the README for the one case that does not cover.)
 pub unsafe fn redirect(
     targets: &[Target],
-    prepared: &mut [Prepared],
-    ready: impl FnOnce(&[Prepared]) -> Result<(), usize>,
+    trampolines: &mut [usize],
+    ready: impl FnOnce(&[usize]),
 ) -> Result<(), Refusal> {
     if targets.is_empty() {
         return Ok(());
@@ -237,7 +196,7 @@ pub unsafe fn redirect(
     if block.is_null() {
         return Err(Refusal {
             index: 0,
-            error: Why::Decode(x64::Error::OutOfRange { offset: 0 }),
+            error: x64::Error::OutOfRange { offset: 0 },
             bytes: [0; 16],
         });
     }
@@ -251,7 +210,7 @@ pub unsafe fn redirect(
         unsafe { core::ptr::copy_nonoverlapping(t.at, bytes.as_mut_ptr(), 16) };
         let refuse = |error| Refusal {
             index: i,
-            error: Why::Decode(error),
+            error,
             bytes,
         };
         let stub = &mut stubs[i * STUB..(i + 1) * STUB];
@@ -271,11 +230,7 @@ pub unsafe fn redirect(
             write_abs_jump(&mut stub[back..back + 14], t.at as usize + jmp.consumed);
         }
         moved[i] = Some(jmp);
-        prepared[i] = Prepared {
-            trampoline: stub_at + RELAY,
-            leads_to: branch_into(&bytes, t.at as usize, &jmp, targets),
-            thunk: x64::decode(&bytes).is_some_and(|d| d.kind == x64::Kind::Jmp),
-        };
+        trampolines[i] = stub_at + RELAY;
         let rel = stub_at as i64 - (t.at as i64 + PATCH as i64);
         if i32::try_from(rel).is_err() {
             return Err(refuse(x64::Error::OutOfRange { offset: 0 }));
@@ -287,18 +242,12 @@ pub unsafe fn redirect(
         sys::VirtualProtect(block.cast(), BLOCK, sys::PAGE_EXECUTE_READ, &mut old);
         sys::FlushInstructionCache(sys::GetCurrentProcess(), block.cast(), BLOCK);
     }
-    if let Err(index) = ready(&prepared[..targets.len()]) {
-        return Err(Refusal {
-            index,
-            error: Why::NoOriginal,
-            bytes: [0; 16],
-        });
-    }
+    ready(&trampolines[..targets.len()]);
     // Phase 2: patch the entries, the other threads stopped.
     let frozen = Frozen::others();
     for (i, t) in targets.iter().enumerate() {
         let Some(m) = moved[i] else { continue };
-        frozen.relocate_ips(t.at as usize, &m, prepared[i].trampoline);
+        frozen.relocate_ips(t.at as usize, &m, trampolines[i]);
         let relay = block as usize + i * STUB;
         let rel = (relay as i64 - (t.at as i64 + PATCH as i64)) as i32;
         let mut patch = [0xE9u8, 0, 0, 0, 0];

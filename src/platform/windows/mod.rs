@@ -220,7 +220,7 @@ fn redirect_locked(name: &str, module: *mut c_void) {
     }; hook::MAX];
     let mut which = [0usize; hook::MAX];
     let mut n = 0;
-    for (i, &(export, kind)) in crt::NAMES.iter().enumerate() {
+    for (i, &(export, _)) in crt::NAMES.iter().enumerate() {
         let mut cname = [0u8; 40];
         cname[..export.len()].copy_from_slice(export.as_bytes());
         // SAFETY: a loaded module and a NUL-terminated name.
@@ -231,7 +231,7 @@ fn redirect_locked(name: &str, module: *mut c_void) {
         }
         targets[n] = hook::Target {
             at,
-            replacement: crt::replacement(slot, kind),
+            replacement: crt::replacement(slot, i),
         };
         which[n] = i;
         n += 1;
@@ -242,31 +242,14 @@ fn redirect_locked(name: &str, module: *mut c_void) {
     // SAFETY: as above.
     let errno = unsafe { sys::GetProcAddress(module, c"_errno".as_ptr().cast()) };
     crt::set_errno_fn(slot, errno as usize);
-    let mut prepared = [hook::Prepared::default(); hook::MAX];
-    let kind = |k: usize| crt::NAMES[which[k]].1;
+    let mut trampolines = [0usize; hook::MAX];
     // SAFETY: the targets are exported functions of a loaded module; this
     // runs while the DLL is being loaded (see the README for the limits).
     let done = unsafe {
-        hook::redirect(&targets[..n], &mut prepared, |p| {
-            for k in 0..p.len() {
-                if !crt::forwards_foreign(kind(k)) {
-                    continue;
-                }
-                let same = || (0..p.len()).filter(|&j| kind(j) == kind(k));
-                // An entry that does not lead back into a redirected one;
-                // else a thunk's destination that does not.
-                let original = same()
-                    .find(|&j| p[j].leads_to.is_none())
-                    .or_else(|| {
-                        same().find_map(|j| {
-                            p[j].leads_to
-                                .filter(|&d| p[j].thunk && p[d].leads_to.is_none())
-                        })
-                    })
-                    .ok_or(k)?;
-                crt::set_original(slot, kind(k), p[original].trampoline);
+        hook::redirect(&targets[..n], &mut trampolines, |tramps| {
+            for (k, &t) in tramps.iter().enumerate() {
+                crt::set_original(slot, which[k], t);
             }
-            Ok(())
         })
     };
     match done {
@@ -295,26 +278,16 @@ fn redirect_locked(name: &str, module: *mut c_void) {
         }
         Err(refusal) => {
             let mut l = Line::new();
-            let function = crt::NAMES[which[refusal.index]].0;
-            match refusal.error {
-                hook::Why::Decode(error) => {
-                    let _ = write!(
-                        l,
-                        "snmalloc-rs: left {name} alone: cannot move the first instructions of {function} ({error}; bytes"
-                    );
-                    for b in refusal.bytes {
-                        let _ = write!(l, " {b:02x}");
-                    }
-                    let _ = write!(l, ")");
-                }
-                hook::Why::NoOriginal => {
-                    let _ = write!(
-                        l,
-                        "snmalloc-rs: left {name} alone: every entry like {function} calls another \
-                         redirected entry, so none can take back the CRT's own blocks"
-                    );
-                }
+            let _ = write!(
+                l,
+                "snmalloc-rs: left {name} alone: cannot move the first instructions of {} ({}; bytes",
+                crt::NAMES[which[refusal.index]].0,
+                refusal.error
+            );
+            for b in refusal.bytes {
+                let _ = write!(l, " {b:02x}");
             }
+            let _ = write!(l, ")");
             l.emit();
         }
     }
