@@ -54,6 +54,7 @@ extern "system" {
     fn CloseHandle(h: Handle) -> i32;
     fn TerminateProcess(p: Handle, code: u32) -> i32;
     fn SetConsoleCtrlHandler(handler: *mut c_void, add: i32) -> i32;
+    fn IsWow64Process(p: Handle, wow64: *mut i32) -> i32;
 }
 
 #[link(name = "ntdll")]
@@ -147,6 +148,19 @@ pub fn run(cmd: &[std::ffi::OsString], dll: &Path, verbose: bool) -> i32 {
         )
     });
     let process = child.as_raw_handle();
+    let mut wow64 = 0;
+    // SAFETY: a query on our own child's handle.
+    if unsafe { IsWow64Process(process, &mut wow64) } != 0 && wow64 != 0 {
+        // SAFETY: our own child, never resumed.
+        unsafe { TerminateProcess(process, 126) };
+        crate::fail(
+            126,
+            format!(
+                "{}: a 32-bit program: snmalloc_rs.dll is 64-bit only",
+                cmd[0].to_string_lossy()
+            ),
+        );
+    }
     if let Err(why) = inject(process, dll) {
         // SAFETY: our own child, never resumed.
         unsafe { TerminateProcess(process, 126) };
