@@ -10,6 +10,8 @@
 #   - tests/windows/ucrt.c, linked as MSVC links (UCRT through
 #     api-ms-win-crt-heap-l1-1-0.dll, no MinGW start-up code), the same three
 #     ways;
+#   - a DLL that allocates in its DLL_THREAD_DETACH, after ours: the
+#     threads' "orphan" allocators are released (tests/windows/latedetach.c);
 #   - a C runtime shaped like the UCRT, whose free is a jump to _free_base
 #     (tests/windows/thunkcrt.c): foreign blocks must reach the real code;
 #   - a C runtime whose malloc cannot be moved safely (tests/windows/
@@ -68,6 +70,7 @@ x86_64-w64-mingw32-gcc -O2 -Wall -Wno-alloc-size-larger-than -Wno-use-after-free
 # Linked as MSVC links: the UCRT through api-ms-win-crt-*, no MinGW start-up.
 x86_64-w64-mingw32-gcc -O1 -fno-builtin -nostdlib -Wall -Wno-alloc-size-larger-than \
   tests/windows/ucrt.c -o "$bin/ucrt.exe" -Wl,-e,mainCRTStartup -lucrt -lkernel32
+x86_64-w64-mingw32-gcc -O2 -shared tests/windows/latedetach.c -o "$bin/latedetach.dll"
 x86_64-w64-mingw32-gcc -O2 -shared -nostdlib tests/windows/thunkcrt.c tests/windows/thunkcrt.def \
   -o "$bin/msvcr71.dll" -Wl,-e,DllMainCRTStartup -lkernel32
 x86_64-w64-mingw32-gcc -O2 -shared -nostdlib tests/windows/fakecrt.c tests/windows/fakecrt.def \
@@ -145,6 +148,8 @@ if run cscript-plain 0 cscript.exe //nologo work.js; then
     expect "cscript.exe (Wine's JScript) under snmalloc-run.exe: same output" "$out" "^${plain}\$" &&
     expect "cscript.exe: its CRT redirected" "$err" "redirected [0-9]+ functions of ucrtbase.dll"
 fi
+run orphans 0 crt.exe orphans snmalloc_rs.dll &&
+  expect "threads that allocate after their teardown: orphans released" "$out" "crt: [0-9]+ checks, 0 failed"
 SNMALLOC_VERBOSE=1 WINEDLLOVERRIDES=msvcr71=n run thunks 0 crt.exe thunks snmalloc_rs.dll &&
   expect "free as a jump to _free_base: foreign blocks reach the real code" "$out" "crt: [0-9]+ checks, 0 failed" &&
   expect "free as a jump to _free_base: redirected" "$err" "redirected 5 functions of msvcr71.dll"

@@ -7,6 +7,8 @@
 //                                         (snmalloc-run.exe, or an import)
 //   crt.exe busy PATH\snmalloc_rs.dll      the DLL loads while 4 threads are
 //                                         in malloc/free all the time
+//   crt.exe orphans PATH\snmalloc_rs.dll   threads that allocate after their
+//                                         teardown (latedetach.c)
 //   crt.exe thunks PATH\snmalloc_rs.dll    a CRT whose free is a jump to
 //                                         _free_base (thunkcrt.c)
 //   crt.exe refuse PATH\snmalloc_rs.dll    a CRT whose prologue cannot be
@@ -324,6 +326,23 @@ int main(int argc, char** argv) {
       CHECK(code == 0);
     }
     CHECK(redirected_seen);
+  } else if (argc >= 3 && strcmp(argv[1], "orphans") == 0) {
+    HMODULE late = LoadLibraryA("latedetach.dll");
+    CHECK(late != NULL);
+    HMODULE dll = LoadLibraryA(argv[2]);
+    CHECK(dll != NULL);
+    if (!late || !dll) return 1;
+    owns = (owns_fn)GetProcAddress(dll, "snmalloc_rs_owns");
+    LONG (*detaches)(void) = (LONG (*)(void))GetProcAddress(late, "late_detaches");
+    churn_threads(50);
+    SIZE_T before = commit_now();
+    churn_threads(500);
+    SIZE_T after = commit_now();
+    CHECK(detaches && detaches() >= 550); // it did allocate after our teardown
+    // Without releasing orphans this grows by about 40 MiB.
+    CHECK(after < before + (8u << 20));
+    if (after >= before + (8u << 20))
+      fprintf(stderr, "commit grew from %zu to %zu KiB\n", before >> 10, after >> 10);
   } else if (argc >= 3 && strcmp(argv[1], "thunks") == 0) {
     HMODULE t = LoadLibraryA("msvcr71.dll"); // thunkcrt.c
     CHECK(t != NULL);
@@ -362,7 +381,7 @@ int main(int argc, char** argv) {
     CHECK(y && owns(y));
     free(y);
   } else {
-    fprintf(stderr, "usage: crt.exe dynamic DLL | loaded | busy DLL | thunks DLL | refuse DLL\n");
+    fprintf(stderr, "usage: crt.exe dynamic DLL | loaded | busy DLL | orphans DLL | thunks DLL | refuse DLL\n");
     return 2;
   }
   printf("crt: %d checks, %d failed\n", checks, failures);
