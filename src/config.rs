@@ -66,11 +66,7 @@ fn flag(name: &CStr) -> bool {
         return false;
     }
     // SAFETY: getenv returns a NUL-terminated string.
-    let v = unsafe { CStr::from_ptr(v) }.to_bytes();
-    !(v.is_empty()
-        || v == b"0"
-        || v.eq_ignore_ascii_case(b"false")
-        || v.eq_ignore_ascii_case(b"no"))
+    crate::option_is_on(unsafe { CStr::from_ptr(v) }.to_bytes())
 }
 
 /// Reads the environment. Called once, from the library's initialiser.

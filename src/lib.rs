@@ -57,3 +57,21 @@ pub mod jemalloc_api;
 pub mod cxx_api;
 
 pub use global::{MemoryUsage, SnMalloc};
+
+/// Whether an environment option's value turns it on: anything but empty,
+/// `0`, `false` or `no` (the same spellings on every platform).
+#[cfg(all(
+    feature = "override",
+    any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "macos",
+        windows
+    )
+))]
+fn option_is_on(v: &[u8]) -> bool {
+    !(v.is_empty()
+        || v == b"0"
+        || v.eq_ignore_ascii_case(b"false")
+        || v.eq_ignore_ascii_case(b"no"))
+}

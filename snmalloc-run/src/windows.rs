@@ -129,6 +129,28 @@ fn inject(process: Handle, dll: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses a 32-bit (WOW64) process: our DLL is 64-bit only.
+fn require_64bit(process: Handle, name: &str) -> Result<(), String> {
+    let mut wow64 = 0;
+    // SAFETY: a query on our own child's handle.
+    if unsafe { IsWow64Process(process, &mut wow64) } != 0 && wow64 != 0 {
+        return Err(format!(
+            "{name}: a 32-bit program: snmalloc_rs.dll is 64-bit only"
+        ));
+    }
+    Ok(())
+}
+
+/// Lets the suspended process run.
+fn resume(process: Handle, name: &str) -> Result<(), String> {
+    // SAFETY: resumes the suspended threads of our own child.
+    let status = unsafe { NtResumeProcess(process) };
+    if status != 0 {
+        return Err(format!("cannot resume {name}: NTSTATUS {status:#x}"));
+    }
+    Ok(())
+}
+
 /// Runs `cmd` with `dll` loaded before its entry point; returns its exit
 /// code.
 pub fn run(cmd: &[std::ffi::OsString], dll: &Path, verbose: bool) -> i32 {
@@ -148,36 +170,14 @@ pub fn run(cmd: &[std::ffi::OsString], dll: &Path, verbose: bool) -> i32 {
         )
     });
     let process = child.as_raw_handle();
-    let mut wow64 = 0;
-    // SAFETY: a query on our own child's handle.
-    if unsafe { IsWow64Process(process, &mut wow64) } != 0 && wow64 != 0 {
-        // SAFETY: our own child, never resumed.
-        unsafe { TerminateProcess(process, 126) };
-        crate::fail(
-            126,
-            format!(
-                "{}: a 32-bit program: snmalloc_rs.dll is 64-bit only",
-                cmd[0].to_string_lossy()
-            ),
-        );
-    }
-    if let Err(why) = inject(process, dll) {
+    let name = cmd[0].to_string_lossy();
+    let started = require_64bit(process, &name)
+        .and_then(|()| inject(process, dll))
+        .and_then(|()| resume(process, &name));
+    if let Err(why) = started {
         // SAFETY: our own child, never resumed.
         unsafe { TerminateProcess(process, 126) };
         crate::fail(126, why);
-    }
-    // SAFETY: resumes the suspended threads of our own child.
-    let status = unsafe { NtResumeProcess(process) };
-    if status != 0 {
-        // SAFETY: as above.
-        unsafe { TerminateProcess(process, 126) };
-        crate::fail(
-            126,
-            format!(
-                "cannot resume {}: NTSTATUS {status:#x}",
-                cmd[0].to_string_lossy()
-            ),
-        );
     }
     // Ctrl+C reaches both processes: the program decides what it means, and
     // the launcher stays to report how it ended. (Set after the spawn: the
@@ -186,6 +186,6 @@ pub fn run(cmd: &[std::ffi::OsString], dll: &Path, verbose: bool) -> i32 {
     unsafe { SetConsoleCtrlHandler(std::ptr::null_mut(), 1) };
     match child.wait() {
         Ok(s) => s.code().unwrap_or(1),
-        Err(e) => crate::fail(1, format!("waiting for {}: {e}", cmd[0].to_string_lossy())),
+        Err(e) => crate::fail(1, format!("waiting for {name}: {e}")),
     }
 }

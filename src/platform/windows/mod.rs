@@ -85,15 +85,10 @@ fn env_flag(name: &[u8]) -> bool {
     let mut v = [0u8; 16];
     // SAFETY: a NUL-terminated name and a buffer of the size given.
     let n = unsafe { sys::GetEnvironmentVariableA(name.as_ptr(), v.as_mut_ptr(), v.len() as u32) };
+    // n is 0 when unset, the size needed when longer than the buffer
+    // (and so than any "off" spelling).
     let n = n as usize;
-    if n == 0 {
-        return false; // unset or empty
-    }
-    if n >= v.len() {
-        return true; // longer than any "false" spelling
-    }
-    let v = &v[..n];
-    !(v == b"0" || v.eq_ignore_ascii_case(b"false") || v.eq_ignore_ascii_case(b"no"))
+    n >= v.len() || crate::option_is_on(&v[..n])
 }
 
 /// `name` as a NUL-terminated UTF-16 string (ASCII names only).

@@ -106,7 +106,6 @@ pub fn decode(code: &[u8]) -> Option<Insn> {
     }
     let op = byte(i)?;
     i += 1;
-    let mut kind = Kind::Plain;
     let mut ends_flow = false;
     let (modrm, imm) = match op {
         0x0F => return decode_0f(code, i, opsize16),
@@ -224,6 +223,20 @@ pub fn decode(code: &[u8]) -> Option<Insn> {
         }
         _ => return None,
     };
+    operands(code, i, modrm, imm, opsize16, ends_flow)
+}
+
+/// The rest of an instruction whose opcode ends before `i`: its ModRM (with
+/// SIB and displacement, maybe RIP-relative), then its immediate.
+fn operands(
+    code: &[u8],
+    mut i: usize,
+    modrm: bool,
+    imm: Imm,
+    opsize16: bool,
+    ends_flow: bool,
+) -> Option<Insn> {
+    let mut kind = Kind::Plain;
     if modrm {
         let (after, disp) = modrm_len(code, i)?;
         if let Some(d) = disp {
@@ -321,24 +334,7 @@ fn decode_0f(code: &[u8], mut i: usize, opsize16: bool) -> Option<Insn> {
         0xD0..=0xFE => (true, Imm::None),
         _ => return None,
     };
-    let mut kind = Kind::Plain;
-    if modrm {
-        let (after, disp) = modrm_len(code, i)?;
-        if let Some(d) = disp {
-            kind = Kind::RipRelative { disp: d };
-        }
-        i = after;
-    }
-    i += imm_len(imm, opsize16);
-    if code.len() < i {
-        return None;
-    }
-    Some(Insn {
-        len: i,
-        kind,
-        ends_flow: false,
-        rel: 0,
-    })
+    operands(code, i, modrm, imm, opsize16, false)
 }
 
 /// The instructions at `src` (which runs at address `src_at`) that cover at
