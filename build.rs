@@ -72,7 +72,6 @@ fn main() {
         .flag("-fno-rtti")
         .define("SNMALLOC_PROVIDE_OWN_CONFIG", None)
         .define("SNMALLOC_CHECK_LOADS", "false")
-        .define("SNMALLOC_PAGEID", "false")
         .define("SNMALLOC_USE_WAIT_ON_ADDRESS", "1");
     if feature("LOCAL_DYNAMIC_TLS") {
         alloc.flag("-ftls-model=local-dynamic");
@@ -97,16 +96,11 @@ fn main() {
     if target_os == "linux" || target_os == "android" {
         alloc
             .define("SNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT", None)
-            .define("SNMALLOC_PTHREAD_ATFORK_WORKS", None)
-            .define("SNMALLOC_PTHREAD_FORK_PROTECTION", None)
             .define("SNMALLOC_HAS_LINUX_RANDOM_H", None)
             .define("SNMALLOC_HAS_LINUX_FUTEX_H", None)
             .define("SNMALLOC_PLATFORM_HAS_GETENTROPY", None);
     } else if target_os == "macos" {
         // Upstream's macOS default: C++11 thread_local destructors (libc++).
-        alloc
-            .define("SNMALLOC_PTHREAD_ATFORK_WORKS", None)
-            .define("SNMALLOC_PTHREAD_FORK_PROTECTION", None);
         println!("cargo:rustc-link-lib=dylib=c++");
     } else if target_os == "windows" {
         // MinGW's thread_local is emulated TLS, which allocates with the
@@ -114,10 +108,7 @@ fn main() {
         // instead (shim/windows_thread.h), torn down by our TLS callback.
         alloc.define("SNMALLOC_EXTERNAL_THREAD_ALLOC", None);
     } else {
-        alloc
-            .define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None)
-            .define("SNMALLOC_PTHREAD_ATFORK_WORKS", None)
-            .define("SNMALLOC_PTHREAD_FORK_PROTECTION", None);
+        alloc.define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None);
     }
     alloc.compile("snmalloc_rs_alloc");
 
@@ -163,7 +154,12 @@ fn main() {
 /// `malloc` *is* snmalloc's inlined fast path, as in upstream's own shim.
 /// The stubs remain for Rust executables linking the rlib.
 fn export_cxx_directly() {
-    for file in ["src/libc_api.rs", "src/glibc_api.rs", "src/cxx_api.rs"] {
+    for file in [
+        "src/libc_api.rs",
+        "src/glibc_api.rs",
+        "src/cxx_api.rs",
+        "src/fork.rs",
+    ] {
         println!("cargo:rerun-if-changed={file}");
         let text = fs::read_to_string(file).expect("read forward! lists");
         for line in text.lines() {

@@ -6,6 +6,20 @@
 #include <snmalloc/ds_core/defines.h>
 #include <unistd.h>
 
+#ifndef _WIN32
+// Our fork gate replaces upstream's PreventFork in every lock of snmalloc
+// (fork_gate.h says why): upstream's class is renamed out of the way before
+// any snmalloc header uses the name.
+#  define PreventFork UpstreamPreventFork
+#  include <snmalloc/ds_aal/prevent_fork.h>
+#  undef PreventFork
+#  include "fork_gate.h"
+namespace snmalloc
+{
+  using PreventFork = snrs::fork::Region;
+} // namespace snmalloc
+#endif
+
 #ifdef SNMALLOC_CHECK_CLIENT
 // In an optimised build snmalloc's failed checks are a bare trap (SIGILL,
 // no word of why). The hardened build should say what it caught.
@@ -268,6 +282,38 @@ SNRS_API void snrs_delete_sized_aligned(void* p, size_t size, size_t align)
     snrs_aligned_free_sized(p, align, size);
   else
     snrs_free(p);
+}
+#endif
+
+namespace
+{
+  // The library's initialiser, in both products (the preloadable library,
+  // and a Rust program that links the crate): before any program code runs
+  // (or, under dlopen, before dlopen returns), the pagemap exists, so that
+  // a first call that looks up a pointer snmalloc never gave out (free,
+  // malloc_usable_size, snmalloc_rs_owns) reads a real entry; and the fork
+  // gate's handlers are registered, first of the process's.
+  __attribute__((constructor)) void on_load()
+  {
+    Alloc::Config::ensure_init();
+#ifndef _WIN32
+    snrs::fork::install();
+#endif
+  }
+} // namespace
+
+#ifndef _WIN32
+SNRS_API pid_t snrs_fork(void)
+{
+  return snrs::fork::fork_checked();
+}
+
+SNRS_API void snrs_fork_counts(SnrsForkCounts* out)
+{
+  using snrs::fork::counts;
+  out->guarded = counts.guarded.load();
+  out->intrusions = counts.intrusions.load();
+  out->redone = counts.redone.load();
 }
 #endif
 

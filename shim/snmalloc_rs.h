@@ -39,6 +39,20 @@ SNRS_API size_t snrs_round_size(size_t size);
 // and the bytes from `p` to the block's end.
 SNRS_API void* snrs_block_start(const void* p);
 SNRS_API size_t snrs_block_remaining(const void* p);
+// fork(), forked again when the child was copied with an allocator section
+// half done (shim/fork_gate.h). Unix.
+#ifndef _WIN32
+#  include <sys/types.h>
+SNRS_API pid_t snrs_fork(void);
+// What the fork gate did in this process, for the exit report.
+struct SnrsForkCounts
+{
+  unsigned long long guarded; // forks that waited for the allocator
+  unsigned long long intrusions; // threads let through to break a cycle
+  unsigned long long redone; // children discarded and forked again
+};
+SNRS_API void snrs_fork_counts(SnrsForkCounts* out);
+#endif
 // Windows: releases the calling thread's allocator (DLL_THREAD_DETACH).
 SNRS_API void snrs_thread_detach(void);
 // Windows: keeps the pagemap's commit-on-read handler for the whole process

@@ -41,6 +41,38 @@ extern "C" {
     pub fn snrs_resolve_foreign();
 }
 
+// The exported `fork` (Linux, with the C API).
+#[cfg(all(feature = "override", target_os = "linux"))]
+extern "C" {
+    /// fork(), made again when the child would inherit a torn allocator.
+    pub fn snrs_fork() -> libc::pid_t;
+}
+
+/// What the fork gate did in this process (`SnrsForkCounts`).
+#[cfg(all(
+    feature = "override",
+    any(target_os = "linux", target_os = "freebsd", target_os = "macos")
+))]
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ForkCounts {
+    /// Forks that waited for the allocator's sections to finish.
+    pub guarded: u64,
+    /// Threads let through a closed gate to break a lock cycle.
+    pub intrusions: u64,
+    /// Children discarded (copied mid-section) and forked again.
+    pub redone: u64,
+}
+
+#[cfg(all(
+    feature = "override",
+    any(target_os = "linux", target_os = "freebsd", target_os = "macos")
+))]
+extern "C" {
+    /// Fills `out` with the fork gate's counts.
+    pub fn snrs_fork_counts(out: *mut ForkCounts);
+}
+
 // Windows: the CRT's aligned and offset-aligned blocks may be named by an
 // interior pointer.
 #[cfg(all(feature = "override", windows))]

@@ -50,6 +50,9 @@ mod x64;
 #[cfg(all(feature = "override", target_os = "linux"))]
 pub mod glibc_api;
 
+#[cfg(all(feature = "override", target_os = "linux"))]
+mod fork;
+
 #[cfg(all(feature = "override", target_os = "freebsd"))]
 pub mod jemalloc_api;
 

@@ -135,6 +135,16 @@ pub fn write_report(out: &mut impl Write) -> fmt::Result {
         "  memory reserved from the OS at exit: {}",
         Bytes(usage.current as u64)
     )?;
+    let mut forks = crate::ffi::ForkCounts::default();
+    // SAFETY: a valid out-pointer.
+    unsafe { crate::ffi::snrs_fork_counts(&mut forks) };
+    if forks.guarded != 0 {
+        writeln!(
+            out,
+            "  forks: {} (threads let through to break a lock cycle: {}, children forked again: {})",
+            forks.guarded, forks.intrusions, forks.redone
+        )?;
+    }
     #[cfg(feature = "profile")]
     write_profile(out)?;
     #[cfg(not(feature = "profile"))]

@@ -5,32 +5,8 @@
 
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// Builds libsnmalloc_rs.so with `features` (plus `override`).
-fn variant(name: &str, features: &str) -> PathBuf {
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("variant-{name}"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--lib",
-            "-p",
-            "snmalloc-rs",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .args(["--features", &format!("override,{features}")])
-        .env_remove("RUSTFLAGS")
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the {name} variant failed");
-    target.join("release/libsnmalloc_rs.so")
-}
 
 fn run_with(lib: &Path, exe: &Path, args: &[&str]) -> std::process::Output {
     Command::new(exe)

@@ -104,6 +104,47 @@ pub fn compile_shared(src: &str) -> PathBuf {
     out
 }
 
+/// Builds libsnmalloc_rs.so with `features` (plus `override`) in a target
+/// directory of its own, `variant-NAME`, and returns its path. Test
+/// binaries that ask for the same variant share that build.
+pub fn variant(name: &str, features: &str) -> PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("variant-{name}"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--lib",
+            "-p",
+            "snmalloc-rs",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .args(["--features", &format!("override,{features}")])
+        .env_remove("RUSTFLAGS")
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building the {name} variant failed");
+    target.join("release/libsnmalloc_rs.so")
+}
+
+/// The library builds that behaviour tests run under: the default one and
+/// the hardened `check` build.
+pub fn builds() -> Vec<(&'static str, PathBuf)> {
+    vec![
+        ("default", library().to_path_buf()),
+        ("check", variant("check", "check")),
+    ]
+}
+
+/// Runs `cmd` with `lib` preloaded.
+pub fn preloaded_with(lib: &Path, mut cmd: Command) -> Output {
+    cmd.env("LD_PRELOAD", lib);
+    cmd.output().expect("spawn")
+}
+
 /// Runs `cmd` with our library preloaded.
 pub fn preloaded(mut cmd: Command) -> Output {
     cmd.env("LD_PRELOAD", library());
