@@ -131,8 +131,10 @@ namespace snrs::fork
     size_t depth = 0; // sections entered (they nest)
     uint32_t handlers = 0; // prepare handlers entered (a fork from a
                            // signal handler during a fork nests)
-    bool intruder = false; // the outermost section entered past the gate
+    bool counted = false; // this thread is in gate.inside
+    bool intruder = false; // ... and in gate.intruders
     bool unguarded = false; // this fork started inside a section
+    bool stepped_out = false; // ... and left gate.inside for its duration
     bool parent_single = false; // ... of a single-threaded process
     Wrapped wrapped;
   };
@@ -168,6 +170,22 @@ namespace snrs::fork
     os::wake_all(gate.phase);
   }
 
+  // `counted` is set after the increment and cleared before the decrement:
+  // a signal handler on this thread may see it false while the thread is
+  // counted (and then not step out, see prepare()), never the reverse.
+  inline void count_in()
+  {
+    gate.inside.fetch_add(1);
+    me.counted = true;
+  }
+
+  inline void count_out()
+  {
+    me.counted = false;
+    if (gate.inside.fetch_sub(1) == 1 && gate.phase.load() == DRAINING)
+      os::wake_all(gate.inside);
+  }
+
   inline void leave()
   {
     if (me.intruder)
@@ -175,8 +193,7 @@ namespace snrs::fork
       me.intruder = false;
       gate.intruders.fetch_sub(1);
     }
-    if (gate.inside.fetch_sub(1) == 1 && gate.phase.load() == DRAINING)
-      os::wake_all(gate.inside);
+    count_out();
   }
 
   /// Whether a thread that has waited at the closed gate since `since`
@@ -218,11 +235,11 @@ namespace snrs::fork
           counts.intrusions.fetch_add(1);
           gate.intruders.fetch_add(1);
           me.intruder = true;
-          gate.inside.fetch_add(1);
+          count_in();
           return;
         }
       }
-      gate.inside.fetch_add(1);
+      count_in();
       if (gate.phase.load() == OPEN)
         return;
     }
@@ -240,7 +257,7 @@ namespace snrs::fork
       if (me.depth++ != 0)
         return;
       // Dekker with prepare(): it closes, then reads `inside`.
-      gate.inside.fetch_add(1);
+      count_in();
       if (SNMALLOC_UNLIKELY(gate.phase.load() != OPEN))
         enter_slow();
     }
@@ -259,29 +276,59 @@ namespace snrs::fork
 
   // ---- pthread_atfork handlers.
 
+  inline void stdio_lock()
+  {
+    if (libc.stdio_lock != nullptr)
+      libc.stdio_lock();
+  }
+
+  inline void stdio_unlock()
+  {
+    if (libc.stdio_unlock != nullptr)
+      libc.stdio_unlock();
+  }
+
   inline void prepare()
   {
     if (me.handlers++ != 0)
       return;
     if (me.depth != 0)
     {
+      // Inside a section (from a signal handler): no waiting, and no
+      // waiting for us either. This thread goes nowhere until its fork is
+      // done, so it first steps out of the count that another thread's
+      // fork drains, as an intruder: that fork's child then knows it was
+      // copied with this section half done.
       me.unguarded = true;
       me.parent_single = process_is_single_threaded();
-      return;
+      if (me.counted)
+      {
+        if (!me.intruder)
+        {
+          me.intruder = true;
+          gate.intruders.fetch_add(1);
+        }
+        count_out();
+        me.stepped_out = true;
+      }
     }
-    for (;;)
+    // The stdio list lock before the gate (point 1 above), in every fork,
+    // guarded or not: glibc runs prepare handlers without its fork lock and
+    // takes the list lock after retaking it, so a fork that got past the
+    // handlers without the list lock could hold the fork lock while it
+    // waits for ours, and ours wait for the fork lock.
+    stdio_lock();
+    if (me.unguarded)
+      return;
+    for (uint32_t phase = OPEN;
+         !gate.phase.compare_exchange_strong(phase, DRAINING);
+         phase = OPEN)
     {
-      // The stdio list lock before the gate: see point 1 above.
-      if (libc.stdio_lock != nullptr)
-        libc.stdio_lock();
-      uint32_t phase = OPEN;
-      if (gate.phase.compare_exchange_strong(phase, DRAINING))
-        break;
-      // Another fork holds the gate (libc serialises forks, so only a
-      // platform that does not): let it finish, holding nothing it needs.
-      if (libc.stdio_unlock != nullptr)
-        libc.stdio_unlock();
+      // Another fork holds the gate: only where libc gives no stdio lock
+      // to order forks by. Let it finish, holding nothing it needs.
+      stdio_unlock();
       os::wait_while(gate.phase, phase, 0);
+      stdio_lock();
     }
     gate.holder.store(os::current_thread());
     gate.intrusions.store(0);
@@ -294,6 +341,17 @@ namespace snrs::fork
     me.depth = 1;
   }
 
+  /// Back into the count after an unguarded fork: still an intruder until
+  /// the section ends, since another fork may have closed the gate.
+  inline void step_back()
+  {
+    if (me.stepped_out)
+    {
+      me.stepped_out = false;
+      count_in();
+    }
+  }
+
   inline void parent()
   {
     if (--me.handlers != 0)
@@ -301,17 +359,19 @@ namespace snrs::fork
     if (me.unguarded)
     {
       me.unguarded = false;
-      return;
+      step_back();
     }
-    me.depth = 0;
-    if (
-      me.wrapped.slot != nullptr &&
-      (gate.intrusions.load() != 0 || test_redo.load() != 0))
-      me.wrapped.needs_report = true;
-    gate.holder.store(0);
-    open();
-    if (libc.stdio_unlock != nullptr)
-      libc.stdio_unlock();
+    else
+    {
+      me.depth = 0;
+      if (
+        me.wrapped.slot != nullptr &&
+        (gate.intrusions.load() != 0 || test_redo.load() != 0))
+        me.wrapped.needs_report = true;
+      gate.holder.store(0);
+      open();
+    }
+    stdio_unlock();
   }
 
   constexpr uint32_t CONSISTENT = 1;
@@ -326,16 +386,22 @@ namespace snrs::fork
       return;
     Wrapped wrapped = me.wrapped;
     me.wrapped = {};
+    // glibc resets the list lock in a multi-threaded process's child; in a
+    // single-threaded one it did not take it, and ours is still held.
+    if (libc.stdio_reset != nullptr)
+      libc.stdio_reset();
     if (me.unguarded)
     {
       me.unguarded = false;
+      step_back();
       // A single-threaded parent's counts are this thread's own: exact. In
       // a multi-threaded one, only async-signal-safe calls may follow;
       // leave the gate usable for a child that breaks that rule anyway.
       if (!me.parent_single)
       {
-        gate.inside.store(me.depth != 0 ? 1 : 0);
-        gate.intruders.store(0);
+        gate.inside.store(me.counted ? 1 : 0);
+        gate.intruders.store(me.intruder ? 1 : 0);
+        gate.holder.store(0);
         gate.phase.store(OPEN);
       }
       return;
@@ -355,11 +421,6 @@ namespace snrs::fork
     counts.intrusions.store(0);
     counts.redone.store(0);
     me.depth = 0;
-    me.intruder = false;
-    // glibc resets the list lock in a multi-threaded process's child; in a
-    // single-threaded one it did not take it, and ours is still held.
-    if (libc.stdio_reset != nullptr)
-      libc.stdio_reset();
     if (wrapped.slot != nullptr)
     {
       bool retry = !consistent && wrapped.retry_allowed;

@@ -129,10 +129,21 @@ namespace snrs
   };
 } // namespace snrs
 
+namespace snrs::live
+{
+  // The check build keeps one byte per object: allocated or not
+  // (live_check.h).
+#ifdef SNMALLOC_CHECK_CLIENT
+  using Meta =
+    snmalloc::ArrayClientMetaDataProvider<snmalloc::stl::Atomic<uint8_t>>;
+#else
+  using Meta = snmalloc::NoClientMetaDataProvider;
+#endif
+} // namespace snrs::live
+
 namespace snmalloc
 {
-  using Config =
-    StandardConfigClientMeta<NoClientMetaDataProvider, snrs::ForeignMemory>;
+  using Config = StandardConfigClientMeta<snrs::live::Meta, snrs::ForeignMemory>;
 } // namespace snmalloc
 
 namespace snmalloc
@@ -146,9 +157,12 @@ namespace snmalloc
 
 #include <snmalloc/snmalloc_front.h>
 
+#include "live_check.h"
 #include "profile.h"
 
 using namespace snmalloc;
+using snrs::live::allocated;
+using snrs::live::freeing;
 using snrs::profile::counted;
 using snrs::profile::realloc_counted;
 using snrs::profile::uncounted;
@@ -164,30 +178,34 @@ namespace
 
 SNRS_API void* snrs_malloc(size_t size)
 {
-  return counted(snmalloc::libc::malloc(size), size);
+  return counted(allocated(snmalloc::libc::malloc(size)), size);
 }
 
 SNRS_API void* snrs_calloc(size_t nmemb, size_t size)
 {
-  return counted(snmalloc::libc::calloc(nmemb, size), nmemb * size);
+  return counted(allocated(snmalloc::libc::calloc(nmemb, size)), nmemb * size);
 }
 
 SNRS_API void snrs_free(void* p)
 {
   uncounted(p);
+  freeing(p);
   snmalloc::libc::free(p);
 }
 
 SNRS_API void snrs_free_sized(void* p, size_t size)
 {
   uncounted(p);
+  freeing(p);
   snmalloc::libc::free_sized(p, size);
 }
 
 SNRS_API void* snrs_realloc(void* p, size_t size)
 {
-  return realloc_counted(
-    p, size, [=]() { return snmalloc::libc::realloc(p, size); });
+  return realloc_counted(p, size, [=]() {
+    return snrs::live::realloc_checked(
+      p, size, [=]() { return snmalloc::libc::realloc(p, size); });
+  });
 }
 
 SNRS_API void* snrs_aligned_alloc(size_t align, size_t size)
@@ -195,7 +213,7 @@ SNRS_API void* snrs_aligned_alloc(size_t align, size_t size)
   size_t sz = checked_aligned_size(align, size);
   if (SNMALLOC_UNLIKELY(sz == 0))
     return snmalloc::libc::set_error(ENOMEM);
-  return counted(alloc(sz), size);
+  return counted(allocated(alloc(sz)), size);
 }
 
 SNRS_API void* snrs_aligned_alloc_zeroed(size_t align, size_t size)
@@ -203,12 +221,13 @@ SNRS_API void* snrs_aligned_alloc_zeroed(size_t align, size_t size)
   size_t sz = checked_aligned_size(align, size);
   if (SNMALLOC_UNLIKELY(sz == 0))
     return snmalloc::libc::set_error(ENOMEM);
-  return counted(alloc<Zero>(sz), size);
+  return counted(allocated(alloc<Zero>(sz)), size);
 }
 
 SNRS_API void snrs_aligned_free_sized(void* p, size_t align, size_t size)
 {
   uncounted(p);
+  freeing(p);
   dealloc(p, checked_aligned_size(align, size));
 }
 
@@ -223,10 +242,11 @@ snrs_aligned_realloc(void* p, size_t align, size_t old_size, size_t new_size)
     size_to_sizeclass_full(old_sz).raw() == size_to_sizeclass_full(new_sz).raw())
     return p;
   return realloc_counted(p, new_size, [=]() {
-    void* q = alloc(new_sz);
+    void* q = allocated(alloc(new_sz));
     if (SNMALLOC_LIKELY(q != nullptr))
     {
       ::memcpy(q, p, old_size < new_size ? old_size : new_size);
+      freeing(p);
       dealloc(p, old_sz);
     }
     return q;
@@ -239,7 +259,7 @@ snrs_aligned_realloc(void* p, size_t align, size_t old_size, size_t new_size)
 // frames, whose lock guards are not built to be unwound).
 SNRS_API void* snrs_new(size_t size)
 {
-  void* p = counted(snmalloc::libc::malloc(size), size);
+  void* p = counted(allocated(snmalloc::libc::malloc(size)), size);
   if (SNMALLOC_LIKELY(p != nullptr))
     return p;
   return snrs_new_failed(size, 0);
@@ -247,7 +267,7 @@ SNRS_API void* snrs_new(size_t size)
 
 SNRS_API void* snrs_new_nothrow(size_t size, const void*)
 {
-  void* p = counted(snmalloc::libc::malloc(size), size);
+  void* p = counted(allocated(snmalloc::libc::malloc(size)), size);
   if (SNMALLOC_LIKELY(p != nullptr))
     return p;
   return snrs_new_failed_nothrow(size, 0);
@@ -319,6 +339,7 @@ SNRS_API void snrs_fork_counts(SnrsForkCounts* out)
 
 SNRS_API size_t snrs_usable_size(const void* p)
 {
+  snrs::live::in_use(p);
   return snmalloc::libc::malloc_usable_size(p);
 }
 
@@ -520,14 +541,50 @@ const PIMAGE_TLS_CALLBACK snrs_tls_thread_detach = on_tls_event;
 #endif
 
 #ifdef SNMALLOC_CHECK_CLIENT
+namespace
+{
+  constexpr char CHECK_PREFIX[] = "snmalloc-rs (check build): ";
+
+  [[noreturn]] void fail_with(const char* what, const void* p)
+  {
+    // Formatted on the stack: the heap is not to be trusted here.
+    char line[256];
+    size_t n = 0;
+    auto put = [&](const char* s) {
+      while (*s != '\0' && n < sizeof line - 1)
+        line[n++] = *s++;
+    };
+    put(CHECK_PREFIX);
+    put(what);
+    if (p != nullptr)
+    {
+      put(" (address 0x");
+      auto a = reinterpret_cast<uintptr_t>(p);
+      for (int shift = 60; shift >= 0; shift -= 4)
+      {
+        unsigned digit = (a >> shift) & 0xf;
+        if (n < sizeof line - 1 && (digit != 0 || shift == 0 || line[n - 1] != 'x'))
+          line[n++] = "0123456789abcdef"[digit];
+      }
+      put(")");
+    }
+    put("; aborting\n");
+    (void)!write(STDERR_FILENO, line, n);
+    abort();
+  }
+} // namespace
+
 [[noreturn]] SNMALLOC_COLD void snrs_check_failed() noexcept
 {
-  static const char msg[] =
-    "snmalloc-rs (check build): heap corruption or an invalid free detected "
-    "(double free, free of a pointer that is not the start of a block, "
-    "wrong size, or a corrupted free list); aborting\n";
-  (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
-  abort();
+  fail_with(
+    "heap corruption detected (a write after free or past the end of a "
+    "block, a wrong size given to a sized free, or a corrupted free list)",
+    nullptr);
+}
+
+[[noreturn]] SNMALLOC_COLD void snrs::live::misuse(const char* what, const void* p)
+{
+  fail_with(what, p);
 }
 #endif
 
