@@ -27,15 +27,19 @@ namespace snrs::live
   /// Aborts with the check build's message, naming the misuse and `p`.
   [[noreturn]] SNMALLOC_COLD void misuse(const char* what, const void* p);
 
-  inline snmalloc::stl::Atomic<uint8_t>* flag_of(const void* p)
+  using Entry = snmalloc::Config::PagemapEntry;
+  using Flag = snmalloc::stl::Atomic<uint8_t>;
+
+  inline const Entry& entry_of(const void* p)
   {
-    const auto& entry =
-      snmalloc::Config::Backend::get_metaentry(address_cast(p));
-    auto* slab = entry.get_slab_metadata();
-    if (slab == nullptr)
-      return nullptr;
+    return snmalloc::Config::Backend::get_metaentry(address_cast(p));
+  }
+
+  /// The byte of the object `p` points into (an entry of a block of ours).
+  inline Flag& flag_of(const Entry& entry, const void* p)
+  {
     size_t index = snmalloc::slab_index(entry.get_sizeclass(), address_cast(p));
-    return &slab->get_meta_for_object(index);
+    return entry.get_slab_metadata()->get_meta_for_object(index);
   }
 
 #  if defined(__linux__)
@@ -114,17 +118,15 @@ namespace snrs::live
   SNMALLOC_FAST_PATH_INLINE void* allocated(void* p)
   {
     if (p != nullptr)
-      flag_of(p)->store(1, snmalloc::stl::memory_order_relaxed);
+      flag_of(entry_of(p), p).store(1, snmalloc::stl::memory_order_relaxed);
     return p;
   }
 
   /// Whether `p` is snmalloc's; a pointer that is not is checked by
   /// foreign() on its way to its owner. Memory snmalloc took back from a
   /// freed block is neither.
-  inline bool ours(const void* p, const Use& use)
+  inline bool ours(const Entry& entry, const void* p, const Use& use)
   {
-    const auto& entry =
-      snmalloc::Config::Backend::get_metaentry(address_cast(p));
     if (entry.is_backend_owned())
       misuse(use.returned, p);
     if (entry.is_owned())
@@ -136,22 +138,29 @@ namespace snrs::live
   /// A block about to be freed (or moved by realloc): aborts on misuse.
   inline void freeing(const void* p)
   {
-    if (p == nullptr || !ours(p, FREE))
+    if (p == nullptr)
       return;
-    if (snmalloc::external_pointer<snmalloc::Start>(const_cast<void*>(p)) != p)
+    const Entry& entry = entry_of(p);
+    if (!ours(entry, p, FREE))
+      return;
+    if (!snmalloc::is_start_of_object(entry.get_sizeclass(), address_cast(p)))
       misuse("free of an address inside a block, not its start", p);
-    auto* flag = flag_of(p);
-    if (flag == nullptr || flag->exchange(0) != 1)
+    // An atomic exchange: of two threads freeing one block, even at the
+    // same moment, exactly one finds it allocated. (Relaxed: exchanges of
+    // one byte are totally ordered whatever the memory order.)
+    if (flag_of(entry, p).exchange(0, snmalloc::stl::memory_order_relaxed) != 1)
       misuse(FREE.unallocated, p);
   }
 
   /// A block passed to realloc or malloc_usable_size must be allocated.
   inline void in_use(const void* p)
   {
-    if (p == nullptr || !ours(p, LOOKUP))
+    if (p == nullptr)
       return;
-    auto* flag = flag_of(p);
-    if (flag == nullptr || flag->load() != 1)
+    const Entry& entry = entry_of(p);
+    if (!ours(entry, p, LOOKUP))
+      return;
+    if (flag_of(entry, p).load(snmalloc::stl::memory_order_relaxed) != 1)
       misuse(LOOKUP.unallocated, p);
   }
 

@@ -195,6 +195,7 @@ fn exports_the_whole_family() {
         "mallopt",
         "malloc_stats",
         "malloc_info",
+        "fork",
     ] {
         assert!(exported.contains(s), "{s} is not exported");
     }
