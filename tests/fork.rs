@@ -99,15 +99,29 @@ fn a_lock_cycle_through_an_earlier_atfork_handler_is_broken() {
     // The program's own prepare handler (registered before the library
     // existed, so it runs after ours) waits for a mutex whose holder
     // allocates large blocks: the holder must be let through the gate.
+    // Whether a fork meets the holder inside its locked loop is a race:
+    // most runs of 40 forks break the cycle a dozen times or more, a few
+    // never meet it. Every run must succeed; one of three must break it.
     for (build, lib) in builds() {
-        let out = fork_cycle(&lib, "40", None);
-        expect_ok(build, &out, "fork_cycle ok, 40 forks");
-        let (forks, intrusions, _) = fork_counts(&out);
-        assert!(forks >= 40, "{build}: only {forks} forks counted");
+        let mut broken = 0;
+        for run in 0..3 {
+            let out = fork_cycle(&lib, "40", None);
+            expect_ok(
+                &format!("{build}, run {run}"),
+                &out,
+                "fork_cycle ok, 40 forks",
+            );
+            let (forks, intrusions, _) = fork_counts(&out);
+            assert!(forks >= 40, "{build}: only {forks} forks counted");
+            broken += intrusions;
+            if broken > 0 {
+                break;
+            }
+        }
         assert!(
-            intrusions > 0,
-            "{build}: the cycle never formed (no thread was let through); \
-             the test no longer tests anything"
+            broken > 0,
+            "{build}: the cycle never formed in 3 runs (no thread was let \
+             through); the test no longer tests anything"
         );
     }
 }
