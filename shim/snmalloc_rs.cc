@@ -28,7 +28,8 @@ namespace snmalloc
 #  define SNMALLOC_FAST_FAIL() snrs_check_failed()
 #endif
 
-#include <snmalloc/backend/globalconfig.h>
+#include "config.h"
+
 #include <snmalloc/snmalloc_core.h>
 
 #ifdef _WIN32
@@ -143,7 +144,7 @@ namespace snrs::live
 
 namespace snmalloc
 {
-  using Config = StandardConfigClientMeta<snrs::live::Meta, snrs::ForeignMemory>;
+  using Config = snrs::Config<snrs::live::Meta, snrs::ForeignMemory>;
 } // namespace snmalloc
 
 namespace snmalloc
@@ -176,14 +177,46 @@ namespace
   }
 } // namespace
 
+namespace
+{
+  /// A large block, fitted to its size (snrs::Pal::fit_large).
+  template<typename F>
+  SNMALLOC_SLOW_PATH void* fitted(size_t size, F alloc)
+  {
+    void* p = alloc();
+    if (p != nullptr)
+      Alloc::Config::Pal::fit_large(p, size, alloc_size(p));
+    return p;
+  }
+
+  /// An allocation of `size` bytes by `alloc`. The test is snmalloc's own
+  /// first one, and the large branch a tail call: the small branch compiles
+  /// to snmalloc's fast path as it was (scripts/bench/fastpath.sh).
+  template<typename F>
+  SNMALLOC_FAST_PATH_INLINE void* sized(size_t size, F alloc)
+  {
+    if (SNMALLOC_LIKELY(is_small_sizeclass(size)))
+      return alloc();
+    return fitted(size, alloc);
+  }
+} // namespace
+
 SNRS_API void* snrs_malloc(size_t size)
 {
-  return counted(allocated(snmalloc::libc::malloc(size)), size);
+  return counted(
+    allocated(sized(size, [=]() { return snmalloc::libc::malloc(size); })),
+    size);
 }
 
 SNRS_API void* snrs_calloc(size_t nmemb, size_t size)
 {
-  return counted(allocated(snmalloc::libc::calloc(nmemb, size)), nmemb * size);
+  size_t total;
+  if (__builtin_mul_overflow(nmemb, size, &total))
+    return snmalloc::libc::set_error(ENOMEM);
+  return counted(
+    allocated(
+      sized(total, [=]() { return snmalloc::libc::calloc(nmemb, size); })),
+    total);
 }
 
 SNRS_API void snrs_free(void* p)
@@ -203,8 +236,9 @@ SNRS_API void snrs_free_sized(void* p, size_t size)
 SNRS_API void* snrs_realloc(void* p, size_t size)
 {
   return realloc_counted(p, size, [=]() {
-    return snrs::live::realloc_checked(
-      p, size, [=]() { return snmalloc::libc::realloc(p, size); });
+    return snrs::live::realloc_checked(p, size, [=]() {
+      return sized(size, [=]() { return snmalloc::libc::realloc(p, size); });
+    });
   });
 }
 
@@ -213,7 +247,7 @@ SNRS_API void* snrs_aligned_alloc(size_t align, size_t size)
   size_t sz = checked_aligned_size(align, size);
   if (SNMALLOC_UNLIKELY(sz == 0))
     return snmalloc::libc::set_error(ENOMEM);
-  return counted(allocated(alloc(sz)), size);
+  return counted(allocated(sized(sz, [=]() { return alloc(sz); })), size);
 }
 
 SNRS_API void* snrs_aligned_alloc_zeroed(size_t align, size_t size)
@@ -221,7 +255,7 @@ SNRS_API void* snrs_aligned_alloc_zeroed(size_t align, size_t size)
   size_t sz = checked_aligned_size(align, size);
   if (SNMALLOC_UNLIKELY(sz == 0))
     return snmalloc::libc::set_error(ENOMEM);
-  return counted(allocated(alloc<Zero>(sz)), size);
+  return counted(allocated(sized(sz, [=]() { return alloc<Zero>(sz); })), size);
 }
 
 SNRS_API void snrs_aligned_free_sized(void* p, size_t align, size_t size)
@@ -259,7 +293,7 @@ snrs_aligned_realloc(void* p, size_t align, size_t old_size, size_t new_size)
 // frames, whose lock guards are not built to be unwound).
 SNRS_API void* snrs_new(size_t size)
 {
-  void* p = counted(allocated(snmalloc::libc::malloc(size)), size);
+  void* p = snrs_malloc(size);
   if (SNMALLOC_LIKELY(p != nullptr))
     return p;
   return snrs_new_failed(size, 0);
@@ -267,7 +301,7 @@ SNRS_API void* snrs_new(size_t size)
 
 SNRS_API void* snrs_new_nothrow(size_t size, const void*)
 {
-  void* p = counted(allocated(snmalloc::libc::malloc(size)), size);
+  void* p = snrs_malloc(size);
   if (SNMALLOC_LIKELY(p != nullptr))
     return p;
   return snrs_new_failed_nothrow(size, 0);
@@ -315,6 +349,7 @@ namespace
   // gate's handlers are registered, first of the process's.
   __attribute__((constructor)) void on_load()
   {
+    snrs::policy.read_system();
     Alloc::Config::ensure_init();
 #ifndef _WIN32
     snrs::fork::install();
@@ -358,10 +393,26 @@ SNRS_API size_t snrs_round_size(size_t size)
   return round_size(size);
 }
 
-SNRS_API void snrs_statistics(size_t* current, size_t* peak)
+SNRS_API void snrs_memory(SnrsMemory* out)
 {
-  *current = Alloc::Config::Backend::get_current_usage();
-  *peak = Alloc::Config::Backend::get_peak_usage();
+  using snrs::pool_counts;
+  out->reserved = pool_counts.reserved.load();
+  out->in_use = Alloc::Config::Backend::get_current_usage();
+  out->peak_in_use = Alloc::Config::Backend::get_peak_usage();
+  out->retained = pool_counts.retained.load();
+  out->given_back = pool_counts.given_back.load();
+}
+
+SNRS_API size_t snrs_trim(void)
+{
+  return Alloc::Config::LocalState::trim();
+}
+
+SNRS_API void snrs_set_decay(int mode, unsigned long long ms)
+{
+  using Mode = snrs::MemoryPolicy::Mode;
+  snrs::policy.set(
+    mode == 0 ? Mode::Retain : (mode == 1 ? Mode::AtOnce : Mode::Kernel), ms);
 }
 
 SNRS_API void* snrs_block_start(const void* p)

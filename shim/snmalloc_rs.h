@@ -29,7 +29,21 @@ SNRS_API void snrs_aligned_free_sized(void* p, size_t align, size_t size);
 // or 0 for NULL.
 SNRS_API size_t snrs_usable_size(const void* p);
 SNRS_API int snrs_is_owned(const void* p);
-SNRS_API void snrs_statistics(size_t* current, size_t* peak);
+// Where the memory is, in bytes (docs/memory.md).
+struct SnrsMemory
+{
+  size_t reserved; // address space taken from the OS
+  size_t in_use; // held by threads: their blocks and caches
+  size_t peak_in_use;
+  size_t retained; // freed, kept committed for reuse
+  unsigned long long given_back; // given back to the OS, all time
+};
+SNRS_API void snrs_memory(SnrsMemory* out);
+// Gives back every freed range kept for reuse; returns how many bytes.
+SNRS_API size_t snrs_trim(void);
+// The policy for freed memory: mode 0 keeps it up to `ms` milliseconds,
+// 1 gives it back at once, 2 leaves it to the kernel (MADV_FREE).
+SNRS_API void snrs_set_decay(int mode, unsigned long long ms);
 // Finds the previous allocator now (from the library's initialiser) rather
 // than at the first foreign free.
 SNRS_API void snrs_resolve_foreign(void);

@@ -13,6 +13,46 @@ pub const STATS: &CStr = c"SNMALLOC_STATS";
 pub const STATS_FILE: &CStr = c"SNMALLOC_STATS_FILE";
 /// `SNMALLOC_VERBOSE`: say on stderr when the library takes over.
 pub const VERBOSE: &CStr = c"SNMALLOC_VERBOSE";
+/// `SNMALLOC_DECAY`: how long freed memory may be kept before it goes back
+/// to the OS (milliseconds, `0` for at once, `kernel` for MADV_FREE).
+pub const DECAY: &CStr = c"SNMALLOC_DECAY";
+
+/// What `SNMALLOC_DECAY` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decay {
+    /// Keep freed memory for reuse up to this many milliseconds.
+    Keep(u64),
+    /// Give it back at once (`0`).
+    AtOnce,
+    /// Mark it MADV_FREE and let the kernel take it (`kernel`).
+    Kernel,
+}
+
+impl Decay {
+    /// Parses the option's value; `None` if it is not one.
+    pub fn parse(v: &[u8]) -> Option<Decay> {
+        if v.eq_ignore_ascii_case(b"kernel") {
+            return Some(Decay::Kernel);
+        }
+        let ms: u64 = core::str::from_utf8(v).ok()?.trim().parse().ok()?;
+        Some(if ms == 0 {
+            Decay::AtOnce
+        } else {
+            Decay::Keep(ms)
+        })
+    }
+
+    /// Hands the choice to the allocator (`snrs_set_decay`).
+    fn apply(self) {
+        let (mode, ms) = match self {
+            Decay::Keep(ms) => (0, ms),
+            Decay::AtOnce => (1, 0),
+            Decay::Kernel => (2, 0),
+        };
+        // SAFETY: sets two atomics; no preconditions.
+        unsafe { crate::ffi::snrs_set_decay(mode, ms) };
+    }
+}
 
 const PATH_MAX: usize = 1024;
 
@@ -88,4 +128,40 @@ pub fn load() {
     }
     // SAFETY: see `Slot`.
     unsafe { *OPTIONS.0.get() = o };
+    // SAFETY: as in `flag`.
+    let decay: *const c_char = unsafe { libc::getenv(DECAY.as_ptr()) };
+    if !decay.is_null() {
+        // SAFETY: NUL-terminated, from getenv.
+        let v = unsafe { CStr::from_ptr(decay) }.to_bytes();
+        match Decay::parse(v) {
+            Some(d) => d.apply(),
+            None if v.is_empty() => {}
+            None => {
+                use core::fmt::Write;
+                let mut w = crate::stats::FdWriter::new(2);
+                let _ = writeln!(
+                    w,
+                    "snmalloc-rs: SNMALLOC_DECAY={} is not a number of milliseconds, 0 or \"kernel\"; using the default",
+                    core::str::from_utf8(v).unwrap_or("(not UTF-8)")
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Decay;
+
+    #[test]
+    fn decay_values() {
+        assert_eq!(Decay::parse(b"kernel"), Some(Decay::Kernel));
+        assert_eq!(Decay::parse(b"KERNEL"), Some(Decay::Kernel));
+        assert_eq!(Decay::parse(b"0"), Some(Decay::AtOnce));
+        assert_eq!(Decay::parse(b"250"), Some(Decay::Keep(250)));
+        assert_eq!(Decay::parse(b" 10 "), Some(Decay::Keep(10)));
+        assert_eq!(Decay::parse(b"-1"), None);
+        assert_eq!(Decay::parse(b"1s"), None);
+        assert_eq!(Decay::parse(b""), None);
+    }
 }

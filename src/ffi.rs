@@ -34,7 +34,12 @@ extern "C" {
     pub fn snrs_aligned_free_sized(p: *mut c_void, align: usize, size: usize);
     pub fn snrs_usable_size(p: *const c_void) -> usize;
     pub fn snrs_is_owned(p: *const c_void) -> i32;
-    pub fn snrs_statistics(current: *mut usize, peak: *mut usize);
+    /// Where the memory is (`SnrsMemory`).
+    pub fn snrs_memory(out: *mut Memory);
+    /// Gives back every freed range kept for reuse; returns the bytes.
+    pub fn snrs_trim() -> usize;
+    /// The policy for freed memory (see `config::Decay`).
+    pub fn snrs_set_decay(mode: core::ffi::c_int, ms: u64);
     /// The usable size snmalloc gives a request of `size` bytes.
     pub fn snrs_round_size(size: usize) -> usize;
     /// Resolves where foreign blocks go (otherwise done at the first one).
@@ -71,6 +76,17 @@ pub struct ForkCounts {
 extern "C" {
     /// Fills `out` with the fork gate's counts.
     pub fn snrs_fork_counts(out: *mut ForkCounts);
+}
+
+/// Where the memory is, in bytes (`SnrsMemory`).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Memory {
+    pub reserved: usize,
+    pub in_use: usize,
+    pub peak_in_use: usize,
+    pub retained: usize,
+    pub given_back: u64,
 }
 
 // Windows: the CRT's aligned and offset-aligned blocks may be named by an

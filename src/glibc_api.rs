@@ -66,11 +66,12 @@ pub static mut __realloc_hook: Option<ReallocHook> = Some(realloc_hook);
 #[no_mangle]
 pub static mut __memalign_hook: Option<MemalignHook> = Some(memalign_hook);
 
-/// `malloc_trim`: snmalloc returns memory to the OS as it goes; reports that
-/// nothing more was released.
+/// `malloc_trim`: gives back to the OS every freed range snmalloc kept for
+/// reuse; 1 if that released memory, 0 if there was none (glibc's answer).
+/// `pad` is ignored: nothing in use is ever given back.
 #[no_mangle]
 pub extern "C" fn malloc_trim(_pad: usize) -> c_int {
-    0
+    c_int::from(crate::SnMalloc::trim() != 0)
 }
 
 /// `mallopt`: glibc's tuning knobs do not apply to snmalloc; accepted and
@@ -84,7 +85,7 @@ pub extern "C" fn mallopt(_param: c_int, _value: c_int) -> c_int {
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Mallinfo2 {
-    /// Bytes snmalloc holds from the OS.
+    /// Bytes held: in use plus retained for reuse.
     pub arena: usize,
     /// Unused (0).
     pub ordblks: usize,
@@ -94,15 +95,17 @@ pub struct Mallinfo2 {
     pub hblks: usize,
     /// Unused (0).
     pub hblkhd: usize,
-    /// Peak bytes held from the OS.
+    /// The most bytes ever in use at once.
     pub usmblks: usize,
     /// Unused (0).
     pub fsmblks: usize,
-    /// Bytes held from the OS (snmalloc does not count live bytes).
+    /// Bytes in use by the program's threads (their blocks, and the free
+    /// space of their slabs and caches: snmalloc counts chunks, not
+    /// objects).
     pub uordblks: usize,
-    /// Unused (0).
+    /// Free bytes held for reuse.
     pub fordblks: usize,
-    /// Unused (0).
+    /// Bytes `malloc_trim` would give back (the same as `fordblks`).
     pub keepcost: usize,
 }
 
@@ -132,14 +135,16 @@ pub struct Mallinfo {
     pub keepcost: c_int,
 }
 
-/// `mallinfo2`: snmalloc's OS-level figures in glibc's structure.
+/// `mallinfo2`: snmalloc's figures in glibc's structure.
 #[no_mangle]
 pub extern "C" fn mallinfo2() -> Mallinfo2 {
     let u = crate::SnMalloc::memory_usage();
     Mallinfo2 {
-        arena: u.current,
+        arena: u.current + u.retained,
         usmblks: u.peak,
         uordblks: u.current,
+        fordblks: u.retained,
+        keepcost: u.retained,
         ..Default::default()
     }
 }
@@ -153,6 +158,8 @@ pub extern "C" fn mallinfo() -> Mallinfo {
         arena: c(m.arena),
         usmblks: c(m.usmblks),
         uordblks: c(m.uordblks),
+        fordblks: c(m.fordblks),
+        keepcost: c(m.keepcost),
         ..Default::default()
     }
 }
@@ -180,9 +187,10 @@ pub unsafe extern "C" fn malloc_info(options: c_int, stream: *mut libc::FILE) ->
     let mut b = crate::stats::StackBuf::<256>::new();
     let _ = writeln!(
         b,
-        "<malloc version=\"snmalloc-rs-{}\">\n<system type=\"current\" size=\"{}\"/>\n<system type=\"max\" size=\"{}\"/>\n</malloc>",
+        "<malloc version=\"snmalloc-rs-{}\">\n<total type=\"rest\" count=\"0\" size=\"{}\"/>\n<system type=\"current\" size=\"{}\"/>\n<system type=\"max\" size=\"{}\"/>\n</malloc>",
         env!("CARGO_PKG_VERSION"),
-        u.current,
+        u.retained,
+        u.current + u.retained,
         u.peak
     );
     // SAFETY: a NUL-terminated buffer and the caller's valid stream.

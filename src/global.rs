@@ -21,13 +21,27 @@ use core::ffi::c_void;
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SnMalloc;
 
-/// Memory snmalloc has reserved from the operating system, in bytes.
+/// Where snmalloc's memory is, in bytes (docs/memory.md).
+///
+/// `current` and `peak` are memory held by the program's threads: their
+/// blocks, the free space in their slabs and their per-thread caches.
+/// Memory freed to the shared pool is either `retained` (committed, kept for
+/// reuse for a while) or given back to the OS (`returned` counts all that
+/// was ever given back). `reserved` is address space, most of it never
+/// touched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryUsage {
-    /// Reserved now.
+    /// Held by the program's threads now.
     pub current: usize,
-    /// The most ever reserved at once.
+    /// The most ever held at once.
     pub peak: usize,
+    /// Freed, and kept committed for reuse (at most a bound; see the
+    /// `SNMALLOC_DECAY` option).
+    pub retained: usize,
+    /// Given back to the operating system since the start, in all.
+    pub returned: u64,
+    /// Address space reserved from the operating system.
+    pub reserved: usize,
 }
 
 impl SnMalloc {
@@ -66,17 +80,37 @@ impl SnMalloc {
         unsafe { ffi::snrs_is_owned(ptr.cast()) != 0 }
     }
 
-    /// Current and peak memory reserved from the OS by snmalloc.
+    /// Where snmalloc's memory is now.
     ///
     /// ```
     /// let u = snmalloc_rs::SnMalloc::memory_usage();
     /// assert!(u.peak >= u.current);
+    /// assert!(u.reserved >= u.current + u.retained);
     /// ```
     pub fn memory_usage() -> MemoryUsage {
-        let (mut current, mut peak) = (0, 0);
-        // SAFETY: both pointers are valid for writes.
-        unsafe { ffi::snrs_statistics(&mut current, &mut peak) };
-        MemoryUsage { current, peak }
+        let mut m = ffi::Memory::default();
+        // SAFETY: a valid out-pointer.
+        unsafe { ffi::snrs_memory(&mut m) };
+        MemoryUsage {
+            current: m.in_use,
+            peak: m.peak_in_use,
+            retained: m.retained,
+            returned: m.given_back,
+            reserved: m.reserved,
+        }
+    }
+
+    /// Gives back to the operating system every freed range kept for reuse
+    /// (what `malloc_trim` does); returns how many bytes.
+    ///
+    /// ```
+    /// let freed = snmalloc_rs::SnMalloc::trim();
+    /// assert_eq!(snmalloc_rs::SnMalloc::memory_usage().retained, 0);
+    /// # let _ = freed;
+    /// ```
+    pub fn trim() -> usize {
+        // SAFETY: no preconditions; takes the shared pool's lock.
+        unsafe { ffi::snrs_trim() }
     }
 }
 

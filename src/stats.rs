@@ -125,15 +125,26 @@ pub fn write_report(out: &mut impl Write) -> fmt::Result {
         "snmalloc-rs {} report for pid {pid} ({name}):",
         env!("CARGO_PKG_VERSION")
     )?;
+    writeln!(out, "  memory in use: peak {}", Bytes(usage.peak as u64))?;
     writeln!(
         out,
-        "  memory reserved from the OS: peak {}",
-        Bytes(usage.peak as u64)
+        "  memory in use at exit: {}",
+        Bytes(usage.current as u64)
     )?;
     writeln!(
         out,
-        "  memory reserved from the OS at exit: {}",
-        Bytes(usage.current as u64)
+        "  freed memory kept for reuse at exit: {}",
+        Bytes(usage.retained as u64)
+    )?;
+    writeln!(
+        out,
+        "  memory given back to the OS, in all: {}",
+        Bytes(usage.returned)
+    )?;
+    writeln!(
+        out,
+        "  address space reserved: {}",
+        Bytes(usage.reserved as u64)
     )?;
     let mut forks = crate::ffi::ForkCounts::default();
     // SAFETY: a valid out-pointer.

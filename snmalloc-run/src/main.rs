@@ -41,6 +41,10 @@ options:
                       and bytes by size class, cross-thread frees, peak live
                       bytes and the largest allocation
   --verbose           say on stderr when the library takes over
+  --decay MS          keep freed memory for reuse at most MS milliseconds
+                      (0: give it back at once; kernel: MADV_FREE, the
+                      kernel takes it when it needs memory; without it,
+                      the library's default)
   --lib PATH          preload this library instead of the one installed
   --compare           run CMD under glibc, snmalloc-rs and every other
                       allocator installed (jemalloc, mimalloc, tcmalloc),
@@ -65,6 +69,7 @@ struct Args {
     stats_file: Option<OsString>,
     profile: bool,
     verbose: bool,
+    decay: Option<OsString>,
     lib: Option<PathBuf>,
     compare: bool,
     runs: usize,
@@ -96,6 +101,7 @@ fn parse(mut it: impl Iterator<Item = OsString>) -> Args {
             Some("--stats-file") => a.stats_file = Some(value("--stats-file")),
             Some("--profile") => a.profile = true,
             Some("--verbose") => a.verbose = true,
+            Some("--decay") => a.decay = Some(value("--decay")),
             Some("--lib") => a.lib = Some(value("--lib").into()),
             Some("--compare") => a.compare = true,
             Some(flag @ ("--with" | "--alt")) => {
@@ -305,6 +311,9 @@ fn main() {
     }
     if a.verbose {
         c.env("SNMALLOC_VERBOSE", "1");
+    }
+    if let Some(d) = &a.decay {
+        c.env("SNMALLOC_DECAY", d);
     }
     let err = c.exec();
     fail(

@@ -140,7 +140,7 @@ fn stats_report_has_plausible_figures() {
     let out = launcher().arg("--stats").arg(known()).output().unwrap();
     assert!(ok(&out).contains("known done"));
     let report = text(&out.stderr);
-    let peak = figure(&report, "memory reserved from the OS: peak");
+    let peak = figure(&report, "memory in use: peak");
     assert!(
         peak >= 64 << 20,
         "peak {peak} below the 64 MiB block:\n{report}"
@@ -162,7 +162,7 @@ fn stats_report_has_plausible_figures() {
     );
     let report = std::fs::read_to_string(&file).unwrap();
     assert!(
-        figure(&report, "memory reserved from the OS: peak") >= 64 << 20,
+        figure(&report, "memory in use: peak") >= 64 << 20,
         "{report}"
     );
 }

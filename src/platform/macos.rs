@@ -308,7 +308,7 @@ unsafe extern "C" fn z_statistics(_z: *mut Zone, s: *mut MallocStatistics) {
             blocks_in_use: 0,
             size_in_use: u.current,
             max_size_in_use: u.peak,
-            size_allocated: u.current,
+            size_allocated: u.current + u.retained,
         }
     };
 }

@@ -1,0 +1,111 @@
+// The platform layer snmalloc-rs gives snmalloc (the `Pal` of shim/config.h):
+// upstream's DefaultPal, with three changes on Linux.
+//
+// 1. Freed memory goes back with the advice the policy names
+//    (SNMALLOC_DECAY, shim/memory_policy.h): MADV_DONTNEED, so that it
+//    leaves the resident set at once, or MADV_FREE, upstream's choice, which
+//    lets the kernel take it only when it needs memory (every RSS-based
+//    monitor then sees it as still held).
+// 2. Reservations are aligned and exactly as large as asked: upstream's
+//    Linux PAL has no aligned reservation, so its global range reserves twice
+//    what it needs and keeps the rest. Here the kernel's placement is
+//    trimmed to the alignment, so a reservation is the size of the request
+//    that caused it, and 3. can judge the request itself.
+// 3. A reservation that no allocator could satisfy is refused at once:
+//    larger than RAM plus swap in the kernel's default overcommit mode (what
+//    the kernel refuses to glibc's mmap; snmalloc maps with MAP_NORESERVE,
+//    which the kernel would accept, and then writes pagemap entries for all
+//    of it). Address-space and data limits need no test here: mmap itself
+//    fails with ENOMEM.
+//
+// Every function leaves errno as it was when it succeeds.
+#pragma once
+
+#include "memory_policy.h"
+
+#include <snmalloc/pal/pal.h>
+
+#if defined(__linux__)
+#  include <sys/mman.h>
+#endif
+
+namespace snrs
+{
+#if defined(__linux__)
+  class Pal : public snmalloc::DefaultPal
+  {
+    using Base = snmalloc::DefaultPal;
+
+  public:
+    static constexpr uint64_t pal_features =
+      Base::pal_features | snmalloc::AlignedAllocation;
+
+    static constexpr size_t minimum_alloc_size = Base::page_size;
+
+    /// fit_large applies to chunks of the shared pool (from 2 MiB) with at
+    /// least this much to drop: a system call for less costs more than the
+    /// pages it could give back.
+    static constexpr size_t FIT_FROM = size_t(2) << 20;
+    static constexpr size_t FIT_TAIL = size_t(256) << 10;
+
+    /// Address space of `size` bytes aligned to `size` (a power of two).
+    template<bool state_using>
+    static void* reserve_aligned(size_t size) noexcept
+    {
+      SNMALLOC_ASSERT(snmalloc::bits::is_pow2(size));
+      if (!policy.possible(size))
+        return nullptr;
+      os::KeepErrno keep;
+      // The kernel places mappings at page granularity: reserve enough to
+      // align, and give back what lies outside the aligned range.
+      size_t span = size * 2 - Base::page_size;
+      if (span < size)
+        return nullptr;
+      void* p = mmap(
+        nullptr,
+        span,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+        -1,
+        0);
+      if (p == MAP_FAILED)
+        return nullptr;
+      auto a = reinterpret_cast<uintptr_t>(p);
+      uintptr_t aligned = (a + size - 1) & ~(size - 1);
+      if (aligned != a)
+        munmap(p, aligned - a);
+      if (uintptr_t end = aligned + size; end != a + span)
+        munmap(reinterpret_cast<void*>(end), a + span - end);
+      return reinterpret_cast<void*>(aligned);
+    }
+
+    /// A large block of `size` bytes in a chunk of `chunk` bytes: pages
+    /// past its end that an earlier, larger block may have touched are
+    /// dropped, so that the block costs its own size in the resident set.
+    static void fit_large(void* p, size_t size, size_t chunk) noexcept
+    {
+      size_t used = snmalloc::bits::align_up(size, Base::page_size);
+      if (chunk < FIT_FROM || chunk < used || chunk - used < FIT_TAIL)
+        return;
+      os::KeepErrno keep;
+      madvise(snmalloc::pointer_offset(p, used), chunk - used, MADV_DONTNEED);
+    }
+
+    static void notify_not_using(void* p, size_t size) noexcept
+    {
+      SNMALLOC_ASSERT(snmalloc::is_aligned_block<Base::page_size>(p, size));
+      os::KeepErrno keep;
+      madvise(p, size, policy.lazy() ? MADV_FREE : MADV_DONTNEED);
+    }
+  };
+#else
+  // Elsewhere upstream's PAL as it is: Windows decommits, macOS marks pages
+  // reusable (both leave the resident set), FreeBSD uses MADV_FREE; large
+  // blocks are not fitted (a decommitted tail would fault on Windows).
+  class Pal : public snmalloc::DefaultPal
+  {
+  public:
+    static void fit_large(void*, size_t, size_t) noexcept {}
+  };
+#endif
+} // namespace snrs
