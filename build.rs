@@ -110,7 +110,30 @@ fn main() {
     } else {
         alloc.define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None);
     }
-    alloc.compile("snmalloc_rs_alloc");
+    if flavours(&target_os, &target_arch) {
+        // Two builds of snmalloc (shim/flavour.h): the flat one under the
+        // interface's names, the compact one under snrs_compact_* with the
+        // snmalloc and snrs namespaces renamed, so that the two never share
+        // a symbol; shim/flavour_switch.cc turns the first into jumps to
+        // the second at load when the process has limits.
+        let mut flat = alloc.clone();
+        flat.define("SNRS_FLAVOURS", None)
+            .compile("snmalloc_rs_flat");
+        alloc
+            .define("SNRS_FLAVOURS", None)
+            .define("SNRS_FLAVOUR", "compact")
+            .define("SNRS_COMPACT", None)
+            .define("snmalloc", "snmalloc_compact")
+            .define("snrs", "snrs_compact")
+            .compile("snmalloc_rs_compact");
+        base("flavour_switch.cc")
+            .define("SNRS_FLAVOURS", None)
+            .flag("-fno-exceptions")
+            .flag("-fno-rtti")
+            .compile("snmalloc_rs_switch");
+    } else {
+        alloc.compile("snmalloc_rs_alloc");
+    }
 
     if over && target_os == "linux" {
         // C++ operator new's failure path must throw std::bad_alloc and call
@@ -146,6 +169,16 @@ fn main() {
             export_cxx_directly();
         }
     }
+}
+
+/// Whether the library carries two builds of snmalloc, a flat pagemap and a
+/// compact one for processes with memory limits, chosen at load
+/// (shim/flavour.h): glibc on the architectures whose system calls and
+/// jumps shim/flavour.h and shim/flavour_switch.cc make.
+fn flavours(target_os: &str, target_arch: &str) -> bool {
+    target_os == "linux"
+        && env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
+        && (target_arch == "x86_64" || target_arch == "aarch64")
 }
 
 /// The exported functions that only forward to the C++ side (the `forward!`

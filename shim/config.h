@@ -18,6 +18,7 @@
 #pragma once
 
 #include "pal.h"
+#include "radix_pagemap.h"
 #include "ranges.h"
 
 #include <snmalloc/backend/backend.h>
@@ -97,20 +98,40 @@ namespace snrs
     }
   };
 
-  template<typename ClientMetaProvider, typename Secondary>
+  /// snmalloc's flat pagemap: one entry per chunk of the whole address
+  /// space, 256 GiB reserved at start; the fewest instructions per lookup.
+  struct FlatMap
+  {
+    template<typename ClientMeta>
+    using Entry = snmalloc::DefaultPagemapEntry<ClientMeta>;
+    template<typename E, typename Pal>
+    using Type = snmalloc::FlatPagemap<snmalloc::MIN_CHUNK_BITS, E, Pal, false>;
+  };
+
+  /// Two levels, nothing reserved up front (shim/radix_pagemap.h): for
+  /// processes with an address-space or data limit.
+  struct RadixMap
+  {
+    template<typename ClientMeta>
+    using Entry =
+      RadixPagemapEntry<snmalloc::DefaultSlabMetadata<ClientMeta>>;
+    template<typename E, typename Pal>
+    using Type = RadixPagemap<snmalloc::MIN_CHUNK_BITS, E, Pal>;
+  };
+
+  template<typename ClientMetaProvider, typename Secondary, typename Map>
   class Config final : public snmalloc::CommonConfig
   {
     using AllocPool = snmalloc::PoolState<snmalloc::Allocator<Config>>;
 
   public:
     using Pal = snrs::Pal;
-    using PagemapEntry = snmalloc::DefaultPagemapEntry<ClientMetaProvider>;
+    using PagemapEntry = typename Map::template Entry<ClientMetaProvider>;
     using ClientMeta = ClientMetaProvider;
     using SecondaryAllocator = Secondary;
 
   private:
-    using ConcretePagemap =
-      snmalloc::FlatPagemap<snmalloc::MIN_CHUNK_BITS, PagemapEntry, Pal, false>;
+    using ConcretePagemap = typename Map::template Type<PagemapEntry, Pal>;
     using Pagemap =
       snmalloc::BasicPagemap<Pal, ConcretePagemap, PagemapEntry, false>;
     using Authmap = snmalloc::DefaultAuthmap<snmalloc::FlatPagemap<

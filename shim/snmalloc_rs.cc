@@ -23,9 +23,12 @@ namespace snmalloc
 #ifdef SNMALLOC_CHECK_CLIENT
 // In an optimised build snmalloc's failed checks are a bare trap (SIGILL,
 // no word of why). The hardened build should say what it caught.
-[[noreturn]] SNMALLOC_COLD void snrs_check_failed() noexcept;
+namespace snrs
+{
+  [[noreturn]] SNMALLOC_COLD void check_failed() noexcept;
+} // namespace snrs
 #  undef SNMALLOC_FAST_FAIL
-#  define SNMALLOC_FAST_FAIL() snrs_check_failed()
+#  define SNMALLOC_FAST_FAIL() snrs::check_failed()
 #endif
 
 #include "config.h"
@@ -144,7 +147,16 @@ namespace snrs::live
 
 namespace snmalloc
 {
-  using Config = snrs::Config<snrs::live::Meta, snrs::ForeignMemory>;
+  // The pagemap of this build of the library (shim/flavour.h).
+  using Config = snrs::Config<
+    snrs::live::Meta,
+    snrs::ForeignMemory,
+#ifdef SNRS_COMPACT
+    snrs::RadixMap
+#else
+    snrs::FlatMap
+#endif
+    >;
 } // namespace snmalloc
 
 namespace snmalloc
@@ -201,14 +213,14 @@ namespace
   }
 } // namespace
 
-SNRS_API void* snrs_malloc(size_t size)
+SNRS_API void* SNRS_NAME(malloc)(size_t size)
 {
   return counted(
     allocated(sized(size, [=]() { return snmalloc::libc::malloc(size); })),
     size);
 }
 
-SNRS_API void* snrs_calloc(size_t nmemb, size_t size)
+SNRS_API void* SNRS_NAME(calloc)(size_t nmemb, size_t size)
 {
   size_t total;
   if (__builtin_mul_overflow(nmemb, size, &total))
@@ -219,21 +231,21 @@ SNRS_API void* snrs_calloc(size_t nmemb, size_t size)
     total);
 }
 
-SNRS_API void snrs_free(void* p)
+SNRS_API void SNRS_NAME(free)(void* p)
 {
   uncounted(p);
   freeing(p);
   snmalloc::libc::free(p);
 }
 
-SNRS_API void snrs_free_sized(void* p, size_t size)
+SNRS_API void SNRS_NAME(free_sized)(void* p, size_t size)
 {
   uncounted(p);
   freeing(p);
   snmalloc::libc::free_sized(p, size);
 }
 
-SNRS_API void* snrs_realloc(void* p, size_t size)
+SNRS_API void* SNRS_NAME(realloc)(void* p, size_t size)
 {
   return realloc_counted(p, size, [=]() {
     return snrs::live::realloc_checked(p, size, [=]() {
@@ -242,7 +254,7 @@ SNRS_API void* snrs_realloc(void* p, size_t size)
   });
 }
 
-SNRS_API void* snrs_aligned_alloc(size_t align, size_t size)
+SNRS_API void* SNRS_NAME(aligned_alloc)(size_t align, size_t size)
 {
   size_t sz = checked_aligned_size(align, size);
   if (SNMALLOC_UNLIKELY(sz == 0))
@@ -250,7 +262,7 @@ SNRS_API void* snrs_aligned_alloc(size_t align, size_t size)
   return counted(allocated(sized(sz, [=]() { return alloc(sz); })), size);
 }
 
-SNRS_API void* snrs_aligned_alloc_zeroed(size_t align, size_t size)
+SNRS_API void* SNRS_NAME(aligned_alloc_zeroed)(size_t align, size_t size)
 {
   size_t sz = checked_aligned_size(align, size);
   if (SNMALLOC_UNLIKELY(sz == 0))
@@ -258,7 +270,7 @@ SNRS_API void* snrs_aligned_alloc_zeroed(size_t align, size_t size)
   return counted(allocated(sized(sz, [=]() { return alloc<Zero>(sz); })), size);
 }
 
-SNRS_API void snrs_aligned_free_sized(void* p, size_t align, size_t size)
+SNRS_API void SNRS_NAME(aligned_free_sized)(void* p, size_t align, size_t size)
 {
   uncounted(p);
   freeing(p);
@@ -266,7 +278,7 @@ SNRS_API void snrs_aligned_free_sized(void* p, size_t align, size_t size)
 }
 
 SNRS_API void*
-snrs_aligned_realloc(void* p, size_t align, size_t old_size, size_t new_size)
+SNRS_NAME(aligned_realloc)(void* p, size_t align, size_t old_size, size_t new_size)
 {
   size_t old_sz = checked_aligned_size(align, old_size);
   size_t new_sz = checked_aligned_size(align, new_size);
@@ -291,51 +303,51 @@ snrs_aligned_realloc(void* p, size_t align, size_t old_size, size_t new_size)
 // operator new: the allocation inlined, then a tail call to the failure path
 // once snmalloc has returned (an exception never unwinds through snmalloc's
 // frames, whose lock guards are not built to be unwound).
-SNRS_API void* snrs_new(size_t size)
+SNRS_API void* SNRS_NAME(new)(size_t size)
 {
-  void* p = snrs_malloc(size);
+  void* p = SNRS_NAME(malloc)(size);
   if (SNMALLOC_LIKELY(p != nullptr))
     return p;
   return snrs_new_failed(size, 0);
 }
 
-SNRS_API void* snrs_new_nothrow(size_t size, const void*)
+SNRS_API void* SNRS_NAME(new_nothrow)(size_t size, const void*)
 {
-  void* p = snrs_malloc(size);
+  void* p = SNRS_NAME(malloc)(size);
   if (SNMALLOC_LIKELY(p != nullptr))
     return p;
   return snrs_new_failed_nothrow(size, 0);
 }
 
-SNRS_API void* snrs_new_aligned(size_t size, size_t align)
+SNRS_API void* SNRS_NAME(new_aligned)(size_t size, size_t align)
 {
   // An alignment that is not a power of two is undefined behaviour in C++:
   // treated as a failure (a request nothing can satisfy).
   if (SNMALLOC_UNLIKELY(!bits::is_pow2(align)))
     return snrs_new_failed(SIZE_MAX, 0);
-  void* p = snrs_aligned_alloc(align, size);
+  void* p = SNRS_NAME(aligned_alloc)(align, size);
   if (SNMALLOC_LIKELY(p != nullptr))
     return p;
   return snrs_new_failed(size, align);
 }
 
 SNRS_API void*
-snrs_new_aligned_nothrow(size_t size, size_t align, const void*)
+SNRS_NAME(new_aligned_nothrow)(size_t size, size_t align, const void*)
 {
   if (SNMALLOC_UNLIKELY(!bits::is_pow2(align)))
     return nullptr;
-  void* p = snrs_aligned_alloc(align, size);
+  void* p = SNRS_NAME(aligned_alloc)(align, size);
   if (SNMALLOC_LIKELY(p != nullptr))
     return p;
   return snrs_new_failed_nothrow(size, align);
 }
 
-SNRS_API void snrs_delete_sized_aligned(void* p, size_t size, size_t align)
+SNRS_API void SNRS_NAME(delete_sized_aligned)(void* p, size_t size, size_t align)
 {
   if (SNMALLOC_LIKELY(bits::is_pow2(align)))
-    snrs_aligned_free_sized(p, align, size);
+    SNRS_NAME(aligned_free_sized)(p, align, size);
   else
-    snrs_free(p);
+    SNRS_NAME(free)(p);
 }
 #endif
 
@@ -349,6 +361,17 @@ namespace
   // gate's handlers are registered, first of the process's.
   __attribute__((constructor)) void on_load()
   {
+#ifdef SNRS_FLAVOURS
+    // The library carries two builds; only the one serving the process
+    // initialises (shim/flavour.h).
+#  ifdef SNRS_COMPACT
+    if (snrs_flavour() != 2)
+      return;
+#  else
+    if (snrs_flavour() != 1)
+      return;
+#  endif
+#endif
     snrs::policy.read_system();
     Alloc::Config::ensure_init();
 #ifndef _WIN32
@@ -358,12 +381,12 @@ namespace
 } // namespace
 
 #ifndef _WIN32
-SNRS_API pid_t snrs_fork(void)
+SNRS_API pid_t SNRS_NAME(fork)(void)
 {
   return snrs::fork::fork_checked();
 }
 
-SNRS_API void snrs_fork_counts(SnrsForkCounts* out)
+SNRS_API void SNRS_NAME(fork_counts)(SnrsForkCounts* out)
 {
   using snrs::fork::counts;
   out->guarded = counts.guarded.load();
@@ -372,28 +395,28 @@ SNRS_API void snrs_fork_counts(SnrsForkCounts* out)
 }
 #endif
 
-SNRS_API size_t snrs_usable_size(const void* p)
+SNRS_API size_t SNRS_NAME(usable_size)(const void* p)
 {
   snrs::live::in_use(p);
   return snmalloc::libc::malloc_usable_size(p);
 }
 
-SNRS_API int snrs_is_owned(const void* p)
+SNRS_API int SNRS_NAME(is_owned)(const void* p)
 {
   return p != nullptr && is_owned(const_cast<void*>(p));
 }
 
-SNRS_API void snrs_resolve_foreign(void)
+SNRS_API void SNRS_NAME(resolve_foreign)(void)
 {
   snrs::resolve_previous();
 }
 
-SNRS_API size_t snrs_round_size(size_t size)
+SNRS_API size_t SNRS_NAME(round_size)(size_t size)
 {
   return round_size(size);
 }
 
-SNRS_API void snrs_memory(SnrsMemory* out)
+SNRS_API void SNRS_NAME(memory)(SnrsMemory* out)
 {
   using snrs::pool_counts;
   out->reserved = pool_counts.reserved.load();
@@ -403,24 +426,24 @@ SNRS_API void snrs_memory(SnrsMemory* out)
   out->given_back = pool_counts.given_back.load();
 }
 
-SNRS_API size_t snrs_trim(void)
+SNRS_API size_t SNRS_NAME(trim)(void)
 {
   return Alloc::Config::LocalState::trim();
 }
 
-SNRS_API void snrs_set_decay(int mode, unsigned long long ms)
+SNRS_API void SNRS_NAME(set_decay)(int mode, unsigned long long ms)
 {
   using Mode = snrs::MemoryPolicy::Mode;
   snrs::policy.set(
     mode == 0 ? Mode::Retain : (mode == 1 ? Mode::AtOnce : Mode::Kernel), ms);
 }
 
-SNRS_API void* snrs_block_start(const void* p)
+SNRS_API void* SNRS_NAME(block_start)(const void* p)
 {
   return external_pointer<Start>(const_cast<void*>(p));
 }
 
-SNRS_API size_t snrs_block_remaining(const void* p)
+SNRS_API size_t SNRS_NAME(block_remaining)(const void* p)
 {
   return remaining_bytes(p);
 }
@@ -522,7 +545,7 @@ namespace snrs::win
   }
 } // namespace snrs::win
 
-SNRS_API void snrs_thread_detach(void)
+SNRS_API void SNRS_NAME(thread_detach)(void)
 {
   using namespace snrs::win;
   DWORD index = tls_index.load();
@@ -563,7 +586,7 @@ namespace snrs::win
   template struct LazyCommit<&PALWindows::HandleReadonlyLazyCommit>;
 } // namespace snrs::win
 
-SNRS_API void snrs_keep_lazy_commit(void)
+SNRS_API void SNRS_NAME(keep_lazy_commit)(void)
 {
   AddVectoredExceptionHandler(0, snrs::win::lazy_commit_handler());
 }
@@ -575,7 +598,7 @@ namespace
   void NTAPI on_tls_event(PVOID, DWORD reason, PVOID)
   {
     if (reason == DLL_THREAD_DETACH)
-      snrs_thread_detach();
+      SNRS_NAME(thread_detach)();
   }
 } // namespace
 
@@ -625,7 +648,7 @@ namespace
   }
 } // namespace
 
-[[noreturn]] SNMALLOC_COLD void snrs_check_failed() noexcept
+[[noreturn]] SNMALLOC_COLD void snrs::check_failed() noexcept
 {
   fail_with(
     "heap corruption detected (a write after free or past the end of a "
@@ -640,7 +663,7 @@ namespace
 #endif
 
 #ifdef SNRS_PROFILE
-SNRS_API size_t snrs_profile_classes(SnrsClassStat* out, size_t max)
+SNRS_API size_t SNRS_NAME(profile_classes)(SnrsClassStat* out, size_t max)
 {
   using namespace snrs::profile;
   size_t n = 0;
@@ -663,7 +686,7 @@ SNRS_API size_t snrs_profile_classes(SnrsClassStat* out, size_t max)
   return n;
 }
 
-SNRS_API void snrs_profile_totals(SnrsProfileTotals* out)
+SNRS_API void SNRS_NAME(profile_totals)(SnrsProfileTotals* out)
 {
   using namespace snrs::profile;
   out->live = live.load(memory_order_relaxed);

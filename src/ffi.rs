@@ -53,6 +53,18 @@ extern "C" {
     pub fn snrs_fork() -> libc::pid_t;
 }
 
+// Where the library carries two builds of snmalloc (build.rs `flavours`).
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+extern "C" {
+    /// The build serving the process: 1 flat pagemap, 2 compact (a memory
+    /// limit, shim/flavour.h).
+    pub fn snrs_flavour() -> core::ffi::c_int;
+}
+
 /// What the fork gate did in this process (`SnrsForkCounts`).
 #[cfg(all(
     feature = "override",

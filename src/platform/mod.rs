@@ -49,10 +49,26 @@ fn init() {
         };
         let _ = writeln!(
             w,
-            "snmalloc-rs {}{kind}: serving allocations of pid {pid}",
-            env!("CARGO_PKG_VERSION")
+            "snmalloc-rs {}{kind}: serving allocations of pid {pid}{}",
+            env!("CARGO_PKG_VERSION"),
+            pagemap()
         );
     }
+}
+
+/// Which pagemap serves the process, where the library has two.
+#[cfg(unix)]
+fn pagemap() -> &'static str {
+    #[cfg(all(
+        target_os = "linux",
+        target_env = "gnu",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    // SAFETY: reads a value decided at load.
+    if unsafe { crate::ffi::snrs_flavour() } == 2 {
+        return " (compact pagemap: the process has a memory limit)";
+    }
+    ""
 }
 
 /// The exit report.
