@@ -120,9 +120,9 @@ namespace snrs
   };
 
   template<typename ClientMetaProvider, typename Secondary, typename Map>
-  class Config final : public snmalloc::CommonConfig
+  class BackendConfig final : public snmalloc::CommonConfig
   {
-    using AllocPool = snmalloc::PoolState<snmalloc::Allocator<Config>>;
+    using AllocPool = snmalloc::PoolState<snmalloc::Allocator<BackendConfig>>;
 
   public:
     using Pal = snrs::Pal;

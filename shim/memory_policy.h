@@ -63,10 +63,17 @@ namespace snrs
       return mode() == Mode::Kernel;
     }
 
-    /// Freed memory is kept for reuse for a while.
+    /// Freed memory is kept for reuse for a while. Not on Windows: ranges
+    /// kept there merge across separate reservations, which VirtualFree
+    /// cannot decommit as one; freed memory is decommitted at once, as
+    /// upstream does.
     bool retains() const
     {
+#ifdef _WIN32
+      return false;
+#else
       return mode() == Mode::Retain;
+#endif
     }
 
     void set(Mode m, uint64_t decay_ms)

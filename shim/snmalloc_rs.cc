@@ -148,7 +148,7 @@ namespace snrs::live
 namespace snmalloc
 {
   // The pagemap of this build of the library (shim/flavour.h).
-  using Config = snrs::Config<
+  using Config = snrs::BackendConfig<
     snrs::live::Meta,
     snrs::ForeignMemory,
 #ifdef SNRS_COMPACT
