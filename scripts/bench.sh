@@ -31,7 +31,7 @@ fi
 cargo build --release --quiet
 run=target/release/snmalloc-run
 upstream=$(scripts/build-upstream-shim.sh)
-for c in churn xthread larson cache growth large bigblocks aligned; do
+for c in churn xthread larson cache growth large bigblocks bursts aligned; do
   gcc -O2 -fno-builtin -pthread "scripts/bench/$c.c" -o "$bin/$c"
 done
 g++ -O2 -std=c++17 scripts/bench/newdelete.cpp -o "$bin/newdelete"
@@ -113,8 +113,16 @@ if perf stat -e instructions true 2>&1 | grep -q '<not supported>' || ! command 
 else
   echo "bench: perf can count instructions here (not yet used by the suite)" >&2
 fi
+# RSS over time of a bursty program (allocations, then idle), every allocator.
+echo "bench: rss-over-time" >&2
+libdir=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+bursts_env=(); [ $quick = 1 ] && bursts_env=(BURSTS=1 IDLE_MS=100)
+env "${bursts_env[@]}" python3 scripts/bench/rss_over_time.py "$bin/bursts" "$out" glibc=- \
+  "snmalloc-rs=$PWD/target/release/libsnmalloc_rs.so" "upstream-snmalloc=$upstream" \
+  "jemalloc=$libdir/libjemalloc.so.2" "mimalloc=$libdir/libmimalloc.so.2" \
+  "tcmalloc=$libdir/libtcmalloc_minimal.so.4" > /dev/null
 fast=(--out "$out/fastpath.md"); [ $quick = 1 ] && fast+=(--quick)
 scripts/bench/fastpath.sh "${fast[@]}" >/dev/null
 
 python3 scripts/bench/report.py "$csv" "$out" "$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(lsb_release -ds 2>/dev/null || grep PRETTY /etc/os-release | cut -d'"' -f2)"
-echo "bench: results in $out/ (results.csv, results.md, chart.svg, fastpath.md)" >&2
+echo "bench: results in $out/ (results.csv, results.md, chart.svg, fastpath.md, rss-over-time.*)" >&2

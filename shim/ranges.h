@@ -112,8 +112,8 @@ namespace snrs
   /// becomes the older, so a range stays between half and all of the decay
   /// time. Each generation is a buddy allocator whose tree lives in the
   /// free ranges themselves, so that neighbours freed apart merge again and
-  /// a range can be reused for any smaller request. Bounded by the memory
-  /// the program holds (between MIN_BOUND and MAX_BOUND): beyond it, the
+  /// a range can be reused for any smaller request. Bounded by twice the
+  /// memory the program holds (between MIN_BOUND and MAX_BOUND): beyond it, the
   /// older generation goes first, then the largest ranges. Not
   /// thread-safe: it lives under the shared pool's lock. The age is looked
   /// at only when the shared pool is used: a program that stops allocating
@@ -125,6 +125,8 @@ namespace snrs
     static constexpr size_t MIN_BOUND = size_t(32) << 20;
     /// Kept at most, however much the program holds.
     static constexpr size_t MAX_BOUND = size_t(1) << 30;
+    /// Kept at most, as a multiple of what the program holds.
+    static constexpr size_t SHARE = 2;
     /// Ranges from 16 KiB (the smallest chunk) up to 1 GiB are kept.
     static constexpr size_t MIN_BITS = snmalloc::MIN_CHUNK_BITS;
     static constexpr size_t MAX_BITS = 31;
@@ -191,12 +193,13 @@ namespace snrs
         }
       }
 
-      /// As much as the program holds, within MIN_BOUND and MAX_BOUND: a
+      /// Twice what the program holds, within MIN_BOUND and MAX_BOUND: a
       /// program that replaces its blocks reuses them rather than faulting
       /// in fresh pages (docs/memory.md has the measurements that chose it).
       size_t bound() const
       {
-        return out < MIN_BOUND ? MIN_BOUND : (out > MAX_BOUND ? MAX_BOUND : out);
+        size_t b = out * SHARE;
+        return b < MIN_BOUND ? MIN_BOUND : (b > MAX_BOUND ? MAX_BOUND : b);
       }
 
       /// Turns the generations when half the decay time has passed, and

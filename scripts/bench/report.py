@@ -170,4 +170,5 @@ def main():
     svg(data, allocs, f"{out_dir}/chart.svg", machine)
 
 
-main()
+if __name__ == "__main__":
+    main()
