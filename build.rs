@@ -125,6 +125,11 @@ fn main() {
             .define("SNRS_COMPACT", None)
             .define("snmalloc", "snmalloc_compact")
             .define("snrs", "snrs_compact")
+            // Its code for blocks mapped on their own (exact_blocks.h)
+            // used up GCC's inlining budget for the unit, which then
+            // outlined part of malloc's refill and gave its fast path a
+            // stack frame (scripts/bench/fastpath.sh, SNMALLOC_PAGEMAP=compact).
+            .flag_if_supported("--param=inline-unit-growth=200")
             .compile("snmalloc_rs_compact");
         base("flavour_switch.cc")
             .define("SNRS_FLAVOURS", None)

@@ -114,11 +114,15 @@ namespace snrs::live
 #  endif
   }
 
-  /// A block handed out (`p` may be NULL: a failed allocation).
+  /// A block handed out (`p` may be NULL: a failed allocation). A large
+  /// block mapped on its own (shim/exact_blocks.h) has no entry, no byte.
   SNMALLOC_FAST_PATH_INLINE void* allocated(void* p)
   {
-    if (p != nullptr)
-      flag_of(entry_of(p), p).store(1, snmalloc::stl::memory_order_relaxed);
+    if (p == nullptr)
+      return p;
+    const Entry& entry = entry_of(p);
+    if (SNMALLOC_LIKELY(entry.is_owned()))
+      flag_of(entry, p).store(1, snmalloc::stl::memory_order_relaxed);
     return p;
   }
 

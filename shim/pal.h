@@ -56,27 +56,77 @@ namespace snrs
       if (!policy.possible(size))
         return nullptr;
       os::KeepErrno keep;
-      // The kernel places mappings at page granularity: reserve enough to
-      // align, and give back what lies outside the aligned range.
-      size_t span = size * 2 - Base::page_size;
-      if (span < size)
-        return nullptr;
-      void* p = mmap(
-        nullptr,
-        span,
-        PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-        -1,
-        0);
-      if (p == MAP_FAILED)
+      // Exactly `size` bytes first: under an address-space limit a
+      // reservation of twice the size (the fallback) fails long before the
+      // limit is reached (a 300 MiB block under `ulimit -v 1G`).
+      void* p = map(nullptr, size, 0);
+      if (p == nullptr)
         return nullptr;
       auto a = reinterpret_cast<uintptr_t>(p);
+      if ((a & (size - 1)) == 0)
+        return p;
+      // The kernel hands out addresses downwards: the aligned address below
+      // is most often free.
+      munmap(p, size);
+      auto* hint = reinterpret_cast<void*>(a & ~(size - 1));
+      p = map(hint, size, MAP_FIXED_NOREPLACE);
+      if (p == hint)
+        return p;
+      if (p != nullptr) // a kernel before 4.17 took the flag for a hint
+        munmap(p, size);
+      // Reserve enough to align, and give back what lies outside.
+      size_t span = size * 2 - Base::page_size;
+      if (span < size || (p = map(nullptr, span, 0)) == nullptr)
+        return nullptr;
+      a = reinterpret_cast<uintptr_t>(p);
       uintptr_t aligned = (a + size - 1) & ~(size - 1);
       if (aligned != a)
         munmap(p, aligned - a);
       if (uintptr_t end = aligned + size; end != a + span)
         munmap(reinterpret_cast<void*>(end), a + span - end);
       return reinterpret_cast<void*>(aligned);
+    }
+
+    /// Committed memory of `length` bytes (pages) aligned to `align` (a
+    /// power of two, at least a page), for a block mapped on its own
+    /// (shim/exact_blocks.h), or nullptr. Accounted by the kernel as
+    /// glibc's large blocks are (no MAP_NORESERVE).
+    static void* map_block(size_t length, size_t align) noexcept
+    {
+      if (!policy.possible(length))
+        return nullptr;
+      os::KeepErrno keep;
+      size_t span = length + (align - Base::page_size);
+      if (span < length)
+        return nullptr;
+      void* p = mmap(
+        nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED)
+        return nullptr;
+      auto a = reinterpret_cast<uintptr_t>(p);
+      uintptr_t aligned = (a + align - 1) & ~(align - 1);
+      if (aligned != a)
+        munmap(p, aligned - a);
+      if (uintptr_t end = aligned + length; end != a + span)
+        munmap(reinterpret_cast<void*>(end), a + span - end);
+      return reinterpret_cast<void*>(aligned);
+    }
+
+    static void unmap_block(void* p, size_t length) noexcept
+    {
+      os::KeepErrno keep;
+      munmap(p, length);
+    }
+
+    /// A block of map_block() resized to `length` bytes, moved if need be
+    /// (page aligned only), or nullptr with the block intact.
+    static void* remap_block(void* p, size_t old_length, size_t length) noexcept
+    {
+      if (length > old_length && !policy.possible(length))
+        return nullptr;
+      os::KeepErrno keep;
+      void* q = mremap(p, old_length, length, MREMAP_MAYMOVE);
+      return q == MAP_FAILED ? nullptr : q;
     }
 
     /// A large block of `size` bytes in a chunk of `chunk` bytes: pages
@@ -96,6 +146,20 @@ namespace snrs
       SNMALLOC_ASSERT(snmalloc::is_aligned_block<Base::page_size>(p, size));
       os::KeepErrno keep;
       madvise(p, size, policy.lazy() ? MADV_FREE : MADV_DONTNEED);
+    }
+
+  private:
+    /// Reserved (not committed) address space, or nullptr.
+    static void* map(void* at, size_t size, int flags) noexcept
+    {
+      void* p = mmap(
+        at,
+        size,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | flags,
+        -1,
+        0);
+      return p == MAP_FAILED ? nullptr : p;
     }
   };
 #else

@@ -3,6 +3,7 @@
 // inline function, so the default library's code is unchanged.
 #pragma once
 
+#include "exact_blocks.h"
 #include "snmalloc_rs.h"
 
 namespace snrs::profile
@@ -63,8 +64,10 @@ namespace snrs::profile
 
   inline Release about_to_free(const void* p)
   {
-    if (p == nullptr || !snmalloc::is_owned(const_cast<void*>(p)))
+    if (p == nullptr)
       return {};
+    if (!snmalloc::is_owned(const_cast<void*>(p)))
+      return {snrs::exact::usable_size(p), false};
     const auto& entry = snmalloc::Config::Backend::get_metaentry(
       snmalloc::address_cast(p));
     // The pagemap names the owning allocator by its message queue, which

@@ -114,6 +114,9 @@ namespace snrs
           void* l = PAL::reserve(LEAF_BYTES);
           if (l == nullptr)
             return false;
+          // Usable as reserved, except where the check build reserves
+          // inaccessible memory (pal_enforce_access): then it is opened here.
+          PAL::template notify_using<snmalloc::NoZero>(l, LEAF_BYTES);
           s.store(
             static_cast<char*>(l) - reinterpret_cast<char*>(empty_leaf),
             snmalloc::stl::memory_order_release);

@@ -127,6 +127,16 @@ namespace snrs
     static constexpr size_t MAX_BOUND = size_t(1) << 30;
     /// Kept at most, as a multiple of what the program holds.
     static constexpr size_t SHARE = 2;
+
+    /// What may be kept for a program that holds `held` bytes: twice that,
+    /// within MIN_BOUND and MAX_BOUND. A program that replaces its blocks
+    /// reuses them rather than faulting in fresh pages (docs/memory.md has
+    /// the measurements that chose it).
+    static size_t bound_for(size_t held)
+    {
+      size_t b = held * SHARE;
+      return b < MIN_BOUND ? MIN_BOUND : (b > MAX_BOUND ? MAX_BOUND : b);
+    }
     /// Ranges from 16 KiB (the smallest chunk) up to 1 GiB are kept.
     static constexpr size_t MIN_BITS = snmalloc::MIN_CHUNK_BITS;
     static constexpr size_t MAX_BITS = 31;
@@ -193,13 +203,9 @@ namespace snrs
         }
       }
 
-      /// Twice what the program holds, within MIN_BOUND and MAX_BOUND: a
-      /// program that replaces its blocks reuses them rather than faulting
-      /// in fresh pages (docs/memory.md has the measurements that chose it).
       size_t bound() const
       {
-        size_t b = out * SHARE;
-        return b < MIN_BOUND ? MIN_BOUND : (b > MAX_BOUND ? MAX_BOUND : b);
+        return bound_for(out);
       }
 
       /// Turns the generations when half the decay time has passed, and

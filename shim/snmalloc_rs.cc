@@ -35,6 +35,8 @@ namespace snrs
 
 #include <snmalloc/snmalloc_core.h>
 
+#include "exact_blocks.h"
+
 #ifdef _WIN32
 #  include <malloc.h> // _msize
 #else
@@ -116,7 +118,7 @@ namespace snrs
 
     SNMALLOC_SLOW_PATH static void deallocate(void* p)
     {
-      if (p == nullptr || !resolve_previous())
+      if (p == nullptr || exact::release(p) || !resolve_previous())
         return;
       FreeFn f = previous.free_fn.load();
       if (f != nullptr)
@@ -125,6 +127,8 @@ namespace snrs
 
     SNMALLOC_SLOW_PATH static size_t alloc_size(const void* p)
     {
+      if (size_t length = exact::usable_size(p); length != 0)
+        return length;
       if (!resolve_previous())
         return 0;
       SizeFn f = previous.size_fn.load();
@@ -191,33 +195,84 @@ namespace
 
 namespace
 {
-  /// A large block, fitted to its size (snrs::Pal::fit_large).
-  template<typename F>
-  SNMALLOC_SLOW_PATH void* fitted(size_t size, F alloc)
+  /// The alignment of malloc's blocks.
+  constexpr size_t MALLOC_ALIGN = alignof(max_align_t);
+
+  /// A block of `size` bytes aligned to `align`, zeroed if `zero`, mapped
+  /// on its own (shim/exact_blocks.h), or NULL with ENOMEM.
+  SNMALLOC_SLOW_PATH void* mapped_block(size_t size, size_t align, bool zero)
   {
+    void* p = snrs::exact::alloc(size, align, zero);
+    return p != nullptr ? p : snmalloc::libc::set_error(ENOMEM);
+  }
+
+  /// A large block: mapped on its own when a chunk would waste address
+  /// space under a limit (shim/exact_blocks.h), else fitted to its size
+  /// (snrs::Pal::fit_large).
+  template<bool zero, typename F>
+  SNMALLOC_SLOW_PATH void* fitted(size_t size, size_t align, F alloc)
+  {
+    if (snrs::exact::wanted(size))
+      return mapped_block(size, align, zero);
     void* p = alloc();
     if (p != nullptr)
       Alloc::Config::Pal::fit_large(p, size, alloc_size(p));
     return p;
   }
 
-  /// An allocation of `size` bytes by `alloc`. The test is snmalloc's own
-  /// first one, and the large branch a tail call: the small branch compiles
-  /// to snmalloc's fast path as it was (scripts/bench/fastpath.sh).
-  template<typename F>
-  SNMALLOC_FAST_PATH_INLINE void* sized(size_t size, F alloc)
+  /// An allocation of `size` bytes aligned to `align` (zeroed if `zero`)
+  /// by `alloc`. The test
+  /// is snmalloc's own first one, and the large branch a tail call: the
+  /// small branch compiles to snmalloc's fast path as it was
+  /// (scripts/bench/fastpath.sh), provided `alloc` is a
+  /// SNMALLOC_FAST_PATH_LAMBDA (GCC outlined a plain lambda, +18
+  /// instructions per malloc).
+  template<bool zero = false, typename F>
+  SNMALLOC_FAST_PATH_INLINE void* sized(size_t size, size_t align, F alloc)
   {
     if (SNMALLOC_LIKELY(is_small_sizeclass(size)))
       return alloc();
-    return fitted(size, alloc);
+    return fitted<zero>(size, align, alloc);
+  }
+
+  /// realloc to a size that is mapped on its own (exact::wanted).
+  SNMALLOC_SLOW_PATH void* exact_realloc(void* p, size_t size)
+  {
+    if (size_t length = snrs::exact::usable_size(p); length != 0)
+    {
+      void* q = snrs::exact::resize(p, length, size);
+      return q != nullptr ? q : snmalloc::libc::set_error(ENOMEM);
+    }
+    void* q = mapped_block(size, MALLOC_ALIGN, false);
+    if (q == nullptr)
+      return nullptr;
+    if (p != nullptr)
+    {
+      size_t old = snmalloc::libc::malloc_usable_size(p);
+      ::memcpy(q, p, old < size ? old : size);
+      snmalloc::libc::free(p);
+    }
+    return q;
+  }
+
+  /// A sized free of a block of `sz` bytes (as given to sized()).
+  SNMALLOC_FAST_PATH_INLINE void release_sized(void* p, size_t sz)
+  {
+    // A block mapped on its own is not in snmalloc's pagemap, whose size
+    // check (check build) would fail: freed unsized, through the
+    // secondary allocator.
+    if (SNMALLOC_UNLIKELY(snrs::exact::wanted(sz)))
+      return snmalloc::libc::free(p);
+    dealloc(p, sz);
   }
 } // namespace
 
 SNRS_API void* SNRS_NAME(malloc)(size_t size)
 {
-  return counted(
-    allocated(sized(size, [=]() { return snmalloc::libc::malloc(size); })),
-    size);
+  auto alloc = [=]() SNMALLOC_FAST_PATH_LAMBDA {
+    return snmalloc::libc::malloc(size);
+  };
+  return counted(allocated(sized(size, MALLOC_ALIGN, alloc)), size);
 }
 
 SNRS_API void* SNRS_NAME(calloc)(size_t nmemb, size_t size)
@@ -225,10 +280,10 @@ SNRS_API void* SNRS_NAME(calloc)(size_t nmemb, size_t size)
   size_t total;
   if (__builtin_mul_overflow(nmemb, size, &total))
     return snmalloc::libc::set_error(ENOMEM);
-  return counted(
-    allocated(
-      sized(total, [=]() { return snmalloc::libc::calloc(nmemb, size); })),
-    total);
+  auto alloc = [=]() SNMALLOC_FAST_PATH_LAMBDA {
+    return snmalloc::libc::calloc(nmemb, size);
+  };
+  return counted(allocated(sized<true>(total, MALLOC_ALIGN, alloc)), total);
 }
 
 SNRS_API void SNRS_NAME(free)(void* p)
@@ -242,6 +297,8 @@ SNRS_API void SNRS_NAME(free_sized)(void* p, size_t size)
 {
   uncounted(p);
   freeing(p);
+  if (SNMALLOC_UNLIKELY(snrs::exact::wanted(size)))
+    return snmalloc::libc::free(p);
   snmalloc::libc::free_sized(p, size);
 }
 
@@ -249,7 +306,11 @@ SNRS_API void* SNRS_NAME(realloc)(void* p, size_t size)
 {
   return realloc_counted(p, size, [=]() {
     return snrs::live::realloc_checked(p, size, [=]() {
-      return sized(size, [=]() { return snmalloc::libc::realloc(p, size); });
+      if (SNMALLOC_UNLIKELY(snrs::exact::wanted(size)))
+        return exact_realloc(p, size);
+      return sized(size, MALLOC_ALIGN, [=]() SNMALLOC_FAST_PATH_LAMBDA {
+        return snmalloc::libc::realloc(p, size);
+      });
     });
   });
 }
@@ -259,7 +320,8 @@ SNRS_API void* SNRS_NAME(aligned_alloc)(size_t align, size_t size)
   size_t sz = checked_aligned_size(align, size);
   if (SNMALLOC_UNLIKELY(sz == 0))
     return snmalloc::libc::set_error(ENOMEM);
-  return counted(allocated(sized(sz, [=]() { return alloc(sz); })), size);
+  auto aligned = [=]() SNMALLOC_FAST_PATH_LAMBDA { return alloc(sz); };
+  return counted(allocated(sized(sz, align, aligned)), size);
 }
 
 SNRS_API void* SNRS_NAME(aligned_alloc_zeroed)(size_t align, size_t size)
@@ -267,14 +329,15 @@ SNRS_API void* SNRS_NAME(aligned_alloc_zeroed)(size_t align, size_t size)
   size_t sz = checked_aligned_size(align, size);
   if (SNMALLOC_UNLIKELY(sz == 0))
     return snmalloc::libc::set_error(ENOMEM);
-  return counted(allocated(sized(sz, [=]() { return alloc<Zero>(sz); })), size);
+  auto aligned = [=]() SNMALLOC_FAST_PATH_LAMBDA { return alloc<Zero>(sz); };
+  return counted(allocated(sized<true>(sz, align, aligned)), size);
 }
 
 SNRS_API void SNRS_NAME(aligned_free_sized)(void* p, size_t align, size_t size)
 {
   uncounted(p);
   freeing(p);
-  dealloc(p, checked_aligned_size(align, size));
+  release_sized(p, checked_aligned_size(align, size));
 }
 
 SNRS_API void*
@@ -285,15 +348,21 @@ SNRS_NAME(aligned_realloc)(void* p, size_t align, size_t old_size, size_t new_si
   if (SNMALLOC_UNLIKELY(new_sz == 0))
     return snmalloc::libc::set_error(ENOMEM);
   if (
-    size_to_sizeclass_full(old_sz).raw() == size_to_sizeclass_full(new_sz).raw())
+    size_to_sizeclass_full(old_sz).raw() ==
+      size_to_sizeclass_full(new_sz).raw() &&
+    !snrs::exact::wanted(old_sz) && !snrs::exact::wanted(new_sz))
     return p;
   return realloc_counted(p, new_size, [=]() {
-    void* q = allocated(alloc(new_sz));
+    // Not sized(): one more inlined copy of the allocation path made GCC
+    // outline part of malloc's (scripts/bench/fastpath.sh --check).
+    void* q = allocated(
+      snrs::exact::wanted(new_sz) ? mapped_block(new_sz, align, false) :
+                                    alloc(new_sz));
     if (SNMALLOC_LIKELY(q != nullptr))
     {
       ::memcpy(q, p, old_size < new_size ? old_size : new_size);
       freeing(p);
-      dealloc(p, old_sz);
+      release_sized(p, old_sz);
     }
     return q;
   });
@@ -377,6 +446,15 @@ namespace
 #ifndef _WIN32
     snrs::fork::install();
 #endif
+#ifdef SNRS_COMPACT
+    // Under a limit, this thread's allocator is made now: snmalloc aborts
+    // when it cannot make one, and a program whose first requests are
+    // large blocks (mapped on their own) could use up the limit first.
+    // (Called through a pointer: an inlined copy of malloc here made GCC
+    // compile the exported one with a slower fast path.)
+    void* (*volatile make)(size_t) = &SNRS_NAME(malloc);
+    SNRS_NAME(free)(make(1));
+#endif
   }
 } // namespace
 
@@ -403,7 +481,8 @@ SNRS_API size_t SNRS_NAME(usable_size)(const void* p)
 
 SNRS_API int SNRS_NAME(is_owned)(const void* p)
 {
-  return p != nullptr && is_owned(const_cast<void*>(p));
+  return p != nullptr &&
+    (is_owned(const_cast<void*>(p)) || snrs::exact::usable_size(p) != 0);
 }
 
 SNRS_API void SNRS_NAME(resolve_foreign)(void)
@@ -419,16 +498,21 @@ SNRS_API size_t SNRS_NAME(round_size)(size_t size)
 SNRS_API void SNRS_NAME(memory)(SnrsMemory* out)
 {
   using snrs::pool_counts;
-  out->reserved = pool_counts.reserved.load();
-  out->in_use = Alloc::Config::Backend::get_current_usage();
-  out->peak_in_use = Alloc::Config::Backend::get_peak_usage();
-  out->retained = pool_counts.retained.load();
+  // Blocks mapped on their own count in use while they live; their peak
+  // is added to snmalloc's (a bound: the two peaks may not coincide).
+  size_t exact = snrs::exact::mapped.load();
+  out->reserved = pool_counts.reserved.load() + exact;
+  out->in_use = Alloc::Config::Backend::get_current_usage() + exact;
+  out->peak_in_use =
+    Alloc::Config::Backend::get_peak_usage() + snrs::exact::peak.load();
+  out->retained =
+    pool_counts.retained.load() + snrs::exact::kept.kept_bytes.load();
   out->given_back = pool_counts.given_back.load();
 }
 
 SNRS_API size_t SNRS_NAME(trim)(void)
 {
-  return Alloc::Config::LocalState::trim();
+  return Alloc::Config::LocalState::trim() + snrs::exact::kept.flush();
 }
 
 SNRS_API void SNRS_NAME(set_decay)(int mode, unsigned long long ms)

@@ -37,7 +37,9 @@ fn programs_fill_an_address_space_limit_then_get_enomem_and_recover() {
     let exe = compile("limits.c");
     let exe = exe.to_str().unwrap();
     for mib in [200u64, 1024, 4096] {
-        for block in ["1048576", "64"] {
+        // A power of two, a small size, and a size whose power-of-two chunk
+        // would waste 40% (mapped on its own under a limit).
+        for block in ["1048576", "64", "600000"] {
             let out = limited("-v", mib << 10, exe, &[block], &[]);
             let stdout = ok(&format!("ulimit -v {mib} MiB, {block}-byte blocks"), &out);
             let got = share(&stdout);
@@ -55,6 +57,31 @@ fn programs_fill_a_data_limit_then_get_enomem_and_recover() {
     let out = limited("-d", 512 << 10, exe.to_str().unwrap(), &["1048576"], &[]);
     let stdout = ok("ulimit -d 512 MiB", &out);
     assert!(share(&stdout) >= 70.0, "{stdout}");
+}
+
+#[test]
+fn large_blocks_of_any_size_work_under_a_limit_and_in_the_compact_build() {
+    let exe = compile("large_blocks.c");
+    let exe = exe.to_str().unwrap();
+    for (name, lib) in builds() {
+        // The check build's metadata layout (guard ranges 64 times the
+        // metadata) needs more address space than 200 MiB leaves here.
+        let limits: &[u64] = if name == "check" { &[1024, 4096] } else { &[200, 1024, 4096] };
+        for &mib in limits {
+            let mut cmd = Command::new("bash");
+            cmd.arg("-c")
+                .arg(format!("ulimit -v {} && exec \"$0\"", mib << 10))
+                .arg(exe);
+            let out = preloaded_with(&lib, cmd);
+            let what = format!("large_blocks.c, {name} build, ulimit -v {mib} MiB");
+            assert!(ok(&what, &out).contains("large_blocks ok"));
+        }
+        let mut cmd = Command::new(exe);
+        cmd.env("SNMALLOC_PAGEMAP", "compact");
+        let out = preloaded_with(&lib, cmd);
+        let what = format!("large_blocks.c, {name} build, compact pagemap, no limit");
+        assert!(ok(&what, &out).contains("large_blocks ok"));
+    }
 }
 
 #[test]

@@ -38,3 +38,29 @@ fn library_users_keep_the_system_malloc_unless_they_opt_in() {
         "rust: snmalloc, c malloc: snmalloc"
     );
 }
+
+/// A Rust program under an address-space limit gets the compact pagemap
+/// too (Linux glibc): it starts, uses most of the limit, and a request
+/// beyond it fails as a `Result`, not an abort.
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn a_rust_program_works_under_an_address_space_limit() {
+    // Build first, unlimited (cargo and rustc need more than 1 GiB).
+    build_and_run(&[]);
+    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-user/release/rust-user");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -v 1048576 && exec "$0" limited"#)
+        .arg(&bin)
+        .env_remove("LD_PRELOAD")
+        .output()
+        .expect("run sh");
+    assert!(
+        out.status.success(),
+        "under ulimit -v 1 GiB: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "limited: 800 MiB");
+}

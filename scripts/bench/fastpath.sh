@@ -3,8 +3,11 @@
 # sizes, under glibc (no preload), snmalloc-rs, upstream snmalloc's own shim,
 # and jemalloc, mimalloc, tcmalloc where their Debian packages are installed.
 # Prints Markdown tables.
-#   scripts/bench/fastpath.sh [--quick] [--out FILE]
+#   scripts/bench/fastpath.sh [--quick] [--check] [--out FILE]
 # --quick  fewer pairs and repetitions (a few seconds, for CI)
+# --check  exit 1 if snmalloc-rs's malloc or free takes more instructions
+#          (median) than upstream's shim at any size (CI: our fast path must
+#          stay upstream's; counts are exact, not timings)
 # --out F  also write the tables to F
 #
 # Instructions are counted by single-stepping K pairs under ptrace
@@ -18,11 +21,12 @@
 # (scripts/build-upstream-shim.sh); either one missing is skipped.
 set -euo pipefail
 
-usage() { sed -n '6,8s/^# \{0,1\}//p' "$0"; }
-quick=0 out=
+usage() { sed -n '6,11s/^# \{0,1\}//p' "$0"; }
+quick=0 check=0 out=
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
+    --check) check=1 ;;
     --out) [ $# -ge 2 ] || { echo "fastpath.sh: --out needs a FILE" >&2; exit 2; }
            out=$2; shift ;;
     --out=*) out=${1#--out=} ;;
@@ -52,12 +56,14 @@ $cc -O2 -Wall scripts/bench/stepcount.c -o "$bin/stepcount.$$"
 mv -f "$bin/fastpath.$$" "$bin/fastpath"
 mv -f "$bin/stepcount.$$" "$bin/stepcount"
 
-names=(glibc) libs=("")
-add() { # NAME LIB HINT
-  if [ -f "$2" ]; then names+=("$1"); libs+=("$(realpath "$2")")
+names=(glibc) libs=("") envs=("")
+add() { # NAME LIB HINT [VAR=VALUE]
+  if [ -f "$2" ]; then names+=("$1"); libs+=("$(realpath "$2")"); envs+=("${4:-}")
   else echo "fastpath.sh: $1 skipped: $2 missing${3:+ ($3)}" >&2; fi
 }
 add snmalloc-rs target/release/libsnmalloc_rs.so "cargo build --release"
+# The library's build for processes with memory limits (docs/memory.md).
+add snmalloc-rs-compact target/release/libsnmalloc_rs.so "cargo build --release" SNMALLOC_PAGEMAP=compact
 add upstream-snmalloc target/upstream/libsnmallocshim.so "scripts/build-upstream-shim.sh"
 libdir=/usr/lib/$($cc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 add jemalloc "$libdir/libjemalloc.so.2" "apt-get install libjemalloc2"
@@ -74,9 +80,11 @@ declare -A ins cyc mmed fmed pmin pmax
 harness=
 for i in "${!names[@]}"; do
   name=${names[$i]} lib=${libs[$i]}
+  # Each allocator's environment: one VAR=VALUE, or a harmless default.
+  e=${envs[$i]:-FASTPATH_ALLOCATOR=$name}
   echo "fastpath.sh: $name" >&2
   for s in "${sizes[@]}"; do
-    line=$("$bin/stepcount" "$lib" "$s" "$k")
+    line=$(env "$e" "$bin/stepcount" "$lib" "$s" "$k")
     ins[$name,$s]=$(field alloc_per_pair "$line")
     mmed[$name,$s]=$(field malloc_median "$line")
     fmed[$name,$s]=$(field free_median "$line")
@@ -89,7 +97,7 @@ for i in "${!names[@]}"; do
       echo "fastpath.sh: warning: harness steps $h under $name/$s, $harness before" >&2
     fi
     if [ -n "$lib" ]; then
-      cyc[$name,$s]=$(LD_PRELOAD=$lib "$bin/fastpath" cycles "$s" "$n" "$reps")
+      cyc[$name,$s]=$(env "$e" LD_PRELOAD="$lib" "$bin/fastpath" cycles "$s" "$n" "$reps")
     else
       cyc[$name,$s]=$(env -u LD_PRELOAD "$bin/fastpath" cycles "$s" "$n" "$reps")
     fi
@@ -142,3 +150,25 @@ report=$tmp/report.md
 
 cat "$report"
 if [ -n "$out" ]; then cp "$report" "$out"; fi
+
+if [ "$check" = 1 ]; then
+  if [[ ! -v 'mmed[snmalloc-rs,16]' || ! -v 'mmed[upstream-snmalloc,16]' ]]; then
+    echo "fastpath.sh: --check needs both snmalloc-rs and upstream-snmalloc built" >&2
+    exit 2
+  fi
+  fail=0
+  for s in "${sizes[@]}"; do
+    for f in malloc free; do
+      if [ $f = malloc ]; then a=${mmed[snmalloc-rs,$s]} b=${mmed[upstream-snmalloc,$s]}
+      else a=${fmed[snmalloc-rs,$s]} b=${fmed[upstream-snmalloc,$s]}; fi
+      # A median can fall between a fast and a slow pair (+0.5): a whole
+      # instruction more is a change of the fast path.
+      if awk -v a="$a" -v b="$b" 'BEGIN { exit !(a >= b + 1) }'; then
+        echo "fastpath.sh: $f($s): $a instructions, upstream's shim $b" >&2
+        fail=1
+      fi
+    done
+  done
+  [ $fail = 0 ] || exit 1
+  echo "fastpath.sh: fast path as upstream's (malloc ${mmed[snmalloc-rs,16]}, free ${fmed[snmalloc-rs,16]} instructions at 16 bytes)" >&2
+fi

@@ -1,0 +1,445 @@
+// Large blocks mapped at their own size, in the compact build (processes
+// with a memory limit, shim/flavour.h).
+//
+// snmalloc serves a large block from a chunk of the next power of two: a
+// block of 600 MiB takes 1 GiB of address space, and a program of 600 KiB
+// blocks gets half of an address-space limit. Chunks, once reserved, stay
+// snmalloc's: address space a program used for large blocks could not hold
+// thread stacks or mappings later. Where address space is what is limited,
+// every large block is therefore mapped on its own, exactly (rounded to
+// pages), as glibc maps its blocks above its mmap threshold, and unmapped
+// when freed; realloc between two such blocks is an mremap. snmalloc's
+// pagemap does not know these blocks: a free, realloc or malloc_usable_size
+// of one reaches snmalloc's secondary allocator (ForeignMemory in
+// snmalloc_rs.cc), which asks this table before the previous allocator.
+// The flat build (no limit) never maps blocks here.
+//
+// Freed blocks are kept mapped for reuse as the shared pool keeps ranges
+// (same bound, same SNMALLOC_DECAY, at most KEPT of them): a program that
+// replaces large blocks in a loop would otherwise fault every page in
+// again, three to ten times glibc's time. A request takes the smallest
+// kept mapping that is large enough (its tail is unmapped), else the
+// largest, grown by mremap. When a mapping fails, every
+// kept one is unmapped and the mapping tried again: under a limit, kept
+// blocks never stand in the way of a request.
+#pragma once
+
+#include "pal.h"
+#include "ranges.h"
+
+namespace snrs::exact
+{
+#ifdef SNRS_COMPACT
+  using snmalloc::bits::align_up;
+  constexpr size_t PAGE = snmalloc::OS_PAGE_SIZE;
+
+  /// Whether a block of `size` bytes is mapped here rather than in a chunk:
+  /// every large one (above half the address space snmalloc refuses the
+  /// request itself).
+  SNMALLOC_FAST_PATH_INLINE bool wanted(size_t size)
+  {
+    return size > snmalloc::MAX_SMALL_SIZECLASS_SIZE &&
+      size <= snmalloc::bits::one_at_bit(snmalloc::bits::BITS - 2);
+  }
+
+  /// Blocks mapped here: start address -> mapped length. Open addressing
+  /// with linear probing and backward-shift deletion, in memory of its own,
+  /// doubled at half full. Used only on the slow paths that name one of
+  /// these blocks or a pointer snmalloc does not own.
+  class Table
+  {
+    struct Slot
+    {
+      uintptr_t start;
+      size_t length;
+    };
+
+    static constexpr size_t FIRST_CAPACITY = PAGE / sizeof(Slot) * 4;
+
+    Slot* slots = nullptr;
+    size_t capacity = 0; // a power of two, or 0
+    size_t count = 0;
+    snmalloc::FlagWord lock;
+
+    size_t home(uintptr_t start) const
+    {
+      // Fibonacci hashing of the page number.
+      return static_cast<size_t>(
+               (start / PAGE) * uint64_t(0x9E3779B97F4A7C15) >> 32) &
+        (capacity - 1);
+    }
+
+    /// The slot holding `start`, or the empty one where it would go.
+    size_t find(uintptr_t start) const
+    {
+      size_t i = home(start);
+      while (slots[i].start != 0 && slots[i].start != start)
+        i = (i + 1) & (capacity - 1);
+      return i;
+    }
+
+    bool grow()
+    {
+      size_t n = capacity == 0 ? FIRST_CAPACITY : capacity * 2;
+      auto* fresh = static_cast<Slot*>(Pal::map_block(n * sizeof(Slot), PAGE));
+      if (fresh == nullptr)
+        return false;
+      Slot* old = slots;
+      size_t old_capacity = capacity;
+      slots = fresh;
+      capacity = n;
+      for (size_t i = 0; i < old_capacity; i++)
+        if (old[i].start != 0)
+          slots[find(old[i].start)] = old[i];
+      if (old != nullptr)
+        Pal::unmap_block(old, old_capacity * sizeof(Slot));
+      return true;
+    }
+
+    /// Removes slot `i`, shifting back the entries that probed past it.
+    void erase(size_t i)
+    {
+      size_t j = i;
+      while (true)
+      {
+        j = (j + 1) & (capacity - 1);
+        if (slots[j].start == 0)
+          break;
+        size_t h = home(slots[j].start);
+        // Move j back to i unless its home lies cyclically in (i, j].
+        if (i <= j ? (h <= i || h > j) : (h <= i && h > j))
+        {
+          slots[i] = slots[j];
+          i = j;
+        }
+      }
+      slots[i] = {0, 0};
+      count--;
+    }
+
+  public:
+    /// Records a block; false if the table cannot grow.
+    bool insert(void* p, size_t length)
+    {
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      if ((count + 1) * 2 > capacity && !grow())
+        return false;
+      auto start = reinterpret_cast<uintptr_t>(p);
+      slots[find(start)] = {start, length};
+      count++;
+      return true;
+    }
+
+    /// The block at `p` is now at `q`, `length` bytes long (the count does
+    /// not change: no growth).
+    void replace(const void* p, void* q, size_t length)
+    {
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      size_t i = find(reinterpret_cast<uintptr_t>(p));
+      if (slots[i].start != 0)
+        erase(i);
+      auto start = reinterpret_cast<uintptr_t>(q);
+      slots[find(start)] = {start, length};
+      count++;
+    }
+
+    /// The mapped length of the block at `p`, 0 if it is not one of ours.
+    size_t length(const void* p)
+    {
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      if (count == 0)
+        return 0;
+      return slots[find(reinterpret_cast<uintptr_t>(p))].length;
+    }
+
+    /// Forgets the block at `p`; returns its length, 0 if it was not ours.
+    size_t remove(const void* p)
+    {
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      if (count == 0)
+        return 0;
+      size_t i = find(reinterpret_cast<uintptr_t>(p));
+      size_t length = slots[i].length;
+      if (length != 0)
+        erase(i);
+      return length;
+    }
+  };
+
+  SNMALLOC_REQUIRE_CONSTINIT inline Table table;
+
+  /// Bytes in blocks mapped here, now and at most (for the statistics).
+  SNMALLOC_REQUIRE_CONSTINIT inline snmalloc::stl::Atomic<size_t> mapped{0};
+  SNMALLOC_REQUIRE_CONSTINIT inline snmalloc::stl::Atomic<size_t> peak{0};
+
+  inline void count_in(size_t length)
+  {
+    size_t now = mapped.fetch_add(length) + length;
+    size_t cur = peak.load();
+    while (now > cur && !peak.compare_exchange_weak(cur, now)) {}
+  }
+
+  /// Freed mappings kept for reuse. Each operation first gives back those
+  /// older than the decay time; system calls are made outside the lock.
+  class Kept
+  {
+    struct Mapping
+    {
+      uintptr_t start = 0;
+      size_t length = 0;
+      uint64_t freed_ms = 0;
+    };
+
+    static constexpr size_t KEPT = 16;
+    Mapping kept[KEPT] = {};
+    size_t bytes = 0;
+    snmalloc::FlagWord lock;
+
+    /// Mappings taken out of `kept`, to unmap once the lock is released.
+    struct Out
+    {
+      Mapping list[KEPT + 1];
+      size_t n = 0;
+
+      ~Out()
+      {
+        for (size_t i = 0; i < n; i++)
+        {
+          Pal::unmap_block(
+            reinterpret_cast<void*>(list[i].start), list[i].length);
+          pool_counts.given_back.fetch_add(list[i].length);
+        }
+      }
+    };
+
+    void drop(size_t i, Out& out)
+    {
+      out.list[out.n++] = kept[i];
+      bytes -= kept[i].length;
+      kept[i] = {};
+    }
+
+    void expire(uint64_t now, Out& out)
+    {
+      for (size_t i = 0; i < KEPT; i++)
+        if (kept[i].length != 0 && now - kept[i].freed_ms >= policy.decay_ms())
+          drop(i, out);
+    }
+
+  public:
+    /// Bytes kept (for the statistics).
+    snmalloc::stl::Atomic<size_t> kept_bytes{0};
+
+    /// A kept mapping for a block of `length` bytes: the smallest that is
+    /// large enough, cut to `length`, else the largest (to be grown: its
+    /// pages are resident already). Its length is stored in `got`;
+    /// nullptr if none is kept.
+    void* take(size_t length, size_t& got)
+    {
+      Out out;
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      if (bytes == 0)
+        return nullptr;
+      expire(now_ms(), out);
+      size_t fit = KEPT, largest = KEPT;
+      for (size_t i = 0; i < KEPT; i++)
+      {
+        size_t n = kept[i].length;
+        if (n == 0)
+          continue;
+        if (n >= length && (fit == KEPT || n < kept[fit].length))
+          fit = i;
+        if (largest == KEPT || n > kept[largest].length)
+          largest = i;
+      }
+      size_t best = fit != KEPT ? fit : largest;
+      if (best == KEPT)
+        return nullptr;
+      Mapping m = kept[best];
+      bytes -= m.length;
+      kept[best] = {};
+      kept_bytes.store(bytes);
+      got = m.length;
+      if (m.length > length)
+      {
+        out.list[out.n++] = {m.start + length, m.length - length, 0};
+        got = length;
+      }
+      return reinterpret_cast<void*>(m.start);
+    }
+
+    /// Keeps a freed mapping, or gives it back (policy, bound).
+    void put(void* p, size_t length, size_t held)
+    {
+      Out out;
+      {
+        snmalloc::PreventFork pf;
+        snmalloc::FlagLock l(lock);
+        expire(now_ms(), out);
+        size_t bound = RetainRange::bound_for(held);
+        if (!policy.retains() || length > bound)
+        {
+          out.list[out.n++] = {reinterpret_cast<uintptr_t>(p), length, 0};
+        }
+        else
+        {
+          // Oldest first, until the bound and a free slot allow it.
+          while (true)
+          {
+            size_t oldest = KEPT, empty = KEPT;
+            for (size_t i = 0; i < KEPT; i++)
+            {
+              if (kept[i].length == 0)
+                empty = i;
+              else if (oldest == KEPT || kept[i].freed_ms < kept[oldest].freed_ms)
+                oldest = i;
+            }
+            if (empty != KEPT && bytes + length <= bound)
+            {
+              kept[empty] = {reinterpret_cast<uintptr_t>(p), length, now_ms()};
+              bytes += length;
+              break;
+            }
+            drop(oldest, out);
+          }
+        }
+        kept_bytes.store(bytes);
+      }
+    }
+
+    /// Gives back every kept mapping; returns how many bytes.
+    size_t flush()
+    {
+      Out out;
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      size_t total = bytes;
+      for (size_t i = 0; i < KEPT; i++)
+        if (kept[i].length != 0)
+          drop(i, out);
+      kept_bytes.store(0);
+      return total;
+    }
+  };
+
+  SNMALLOC_REQUIRE_CONSTINIT inline Kept kept;
+
+  /// A block of `size` bytes aligned to `align`, zeroed if `zero`, or
+  /// nullptr.
+  SNMALLOC_SLOW_PATH inline void* alloc(size_t size, size_t align, bool zero)
+  {
+    size_t length = align_up(size, PAGE);
+    size_t got = 0;
+    void* p = align <= PAGE ? kept.take(length, got) : nullptr;
+    if (p != nullptr && got < length)
+    {
+      void* q = Pal::remap_block(p, got, length);
+      if (q == nullptr)
+        Pal::unmap_block(p, got);
+      p = q;
+    }
+    if (p != nullptr)
+    {
+      // Fresh pages past what was kept read as zero.
+      if (zero)
+        ::memset(p, 0, got);
+    }
+    else
+    {
+      align = align < PAGE ? PAGE : align;
+      p = Pal::map_block(length, align);
+      if (p == nullptr && kept.flush() != 0)
+        p = Pal::map_block(length, align);
+      if (p == nullptr)
+        return nullptr;
+    }
+    if (!table.insert(p, length))
+    {
+      Pal::unmap_block(p, length);
+      return nullptr;
+    }
+    count_in(length);
+    return p;
+  }
+
+  /// Usable size of the block at `p`, 0 if it is not mapped here.
+  inline size_t usable_size(const void* p)
+  {
+    return table.length(p);
+  }
+
+  /// Unmaps the block at `p`; false if it is not mapped here.
+  inline bool release(void* p)
+  {
+    size_t length = table.remove(p);
+    if (length == 0)
+      return false;
+    size_t held = mapped.fetch_sub(length) - length;
+    kept.put(p, length, held);
+    return true;
+  }
+
+  /// Moves the block at `p` (mapped here, `old_length` bytes) to `size`
+  /// bytes, wanted() too; nullptr (and `p` intact) if the system refuses.
+  SNMALLOC_SLOW_PATH inline void* resize(void* p, size_t old_length, size_t size)
+  {
+    size_t length = align_up(size, PAGE);
+    void* q = Pal::remap_block(p, old_length, length);
+    if (q == nullptr && kept.flush() != 0)
+      q = Pal::remap_block(p, old_length, length);
+    if (q == nullptr)
+      return nullptr;
+    table.replace(p, q, length);
+    mapped.fetch_sub(old_length);
+    count_in(length);
+    return q;
+  }
+
+#else
+  // The flat build: no block is mapped here.
+  SNMALLOC_FAST_PATH_INLINE bool wanted(size_t)
+  {
+    return false;
+  }
+
+  inline void* alloc(size_t, size_t, bool)
+  {
+    return nullptr;
+  }
+
+  struct NoneKept
+  {
+    snmalloc::stl::Atomic<size_t> kept_bytes{0};
+
+    size_t flush()
+    {
+      return 0;
+    }
+  };
+
+  SNMALLOC_REQUIRE_CONSTINIT inline NoneKept kept;
+
+  inline size_t usable_size(const void*)
+  {
+    return 0;
+  }
+
+  inline bool release(void*)
+  {
+    return false;
+  }
+
+  inline void* resize(void*, size_t, size_t)
+  {
+    return nullptr;
+  }
+
+  SNMALLOC_REQUIRE_CONSTINIT inline snmalloc::stl::Atomic<size_t> mapped{0};
+  SNMALLOC_REQUIRE_CONSTINIT inline snmalloc::stl::Atomic<size_t> peak{0};
+#endif
+} // namespace snrs::exact
