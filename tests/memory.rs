@@ -66,7 +66,11 @@ fn large_blocks_of_any_size_work_under_a_limit_and_in_the_compact_build() {
     for (name, lib) in builds() {
         // The check build's metadata layout (guard ranges 64 times the
         // metadata) needs more address space than 200 MiB leaves here.
-        let limits: &[u64] = if name == "check" { &[1024, 4096] } else { &[200, 1024, 4096] };
+        let limits: &[u64] = if name == "check" {
+            &[1024, 4096]
+        } else {
+            &[200, 1024, 4096]
+        };
         for &mib in limits {
             let mut cmd = Command::new("bash");
             cmd.arg("-c")

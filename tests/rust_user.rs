@@ -62,5 +62,8 @@ fn a_rust_program_works_under_an_address_space_limit() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "limited: 800 MiB");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "limited: 800 MiB"
+    );
 }
