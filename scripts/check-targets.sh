@@ -33,7 +33,7 @@ for t in "${targets[@]}"; do
     fi
     rm -f "$log"
   done
-  # The launcher too (it builds the library with `override`).
+  # The launcher too, and through it the preload library.
   log=$(mktemp)
   if env RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 SNMALLOC_RS_SKIP_CXX=1 \
     /usr/bin/cargo check --quiet --target "$t" -Zbuild-std=core,alloc,std \

@@ -52,9 +52,9 @@ export AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc-posix
 build=(--release --quiet --target $t -Zbuild-std=std,panic_unwind)
 
-# The launcher depends on the library with `override`: one build, both
+# The launcher depends on the preload package: one build, both
 # (naming both packages, so that Cargo copies the DLL out of deps/).
-/usr/bin/cargo build "${build[@]}" -p snmalloc-rs -p snmalloc-run --target-dir target/windows
+/usr/bin/cargo build "${build[@]}" -p snmalloc-rs-preload -p snmalloc-run --target-dir target/windows
 rel=target/windows/$t/release
 echo "windows: built $rel/snmalloc_rs.dll and $rel/snmalloc-run.exe"
 /usr/bin/cargo build "${build[@]}" --manifest-path tests/fixtures/rust-user/Cargo.toml \

@@ -2,30 +2,7 @@
 //! `__libc_*` entry points, the hook variables, and the introspection and
 //! tuning calls, answered by snmalloc so that glibc's own heap never wakes.
 
-use crate::ffi;
-use crate::libc_api::forward;
 use core::ffi::{c_char, c_int, c_void};
-
-forward! {
-    /// glibc's internal name for `malloc`.
-    __libc_malloc => ffi::snrs_malloc(size: usize) -> *mut c_void;
-    /// glibc's internal name for `free`.
-    __libc_free => ffi::snrs_free(p: *mut c_void);
-    /// glibc's internal name for `cfree`.
-    __libc_cfree => ffi::snrs_free(p: *mut c_void);
-    /// glibc's internal name for `calloc`.
-    __libc_calloc => ffi::snrs_calloc(n: usize, size: usize) -> *mut c_void;
-    /// glibc's internal name for `realloc`.
-    __libc_realloc => ffi::snrs_realloc(p: *mut c_void, size: usize) -> *mut c_void;
-    /// glibc's internal name for `memalign`.
-    __libc_memalign => crate::libc_api::memalign(align: usize, size: usize) -> *mut c_void;
-    /// glibc's internal name for `valloc`.
-    __libc_valloc => crate::libc_api::valloc(size: usize) -> *mut c_void;
-    /// glibc's internal name for `pvalloc`.
-    __libc_pvalloc => crate::libc_api::pvalloc(size: usize) -> *mut c_void;
-    /// glibc's internal name for `posix_memalign`.
-    __posix_memalign => crate::libc_api::posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int;
-}
 
 // glibc's hook variables. Before glibc 2.34, glibc's own malloc called these
 // when set, so a plugin opened with RTLD_DEEPBIND (bound to glibc's malloc)

@@ -3,6 +3,7 @@
 use crate::ffi;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
+use core::ptr::NonNull;
 
 /// snmalloc as a Rust global allocator.
 ///
@@ -44,10 +45,60 @@ pub struct MemoryUsage {
     pub reserved: usize,
 }
 
+/// Current and peak memory, the 0.7 crate's statistics
+/// ([`SnMalloc::memory_stats`]).
+///
+/// The 0.7 crate reported snmalloc's own range counters; these are the
+/// matching figures of [`MemoryUsage`]: memory held by the program's
+/// threads now (`current`) and at most (`peak`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllocStats {
+    /// Bytes held by the program's threads now ([`MemoryUsage::current`]).
+    pub current_memory_usage: usize,
+    /// The most ever held at once ([`MemoryUsage::peak`]).
+    pub peak_memory_usage: usize,
+}
+
 impl SnMalloc {
     /// Creates the allocator handle (it holds no state).
     pub const fn new() -> Self {
         SnMalloc
+    }
+
+    /// Allocates a block for `layout`, as [`GlobalAlloc::alloc`] does;
+    /// `None` when memory is exhausted (the 0.7 crate's API).
+    ///
+    /// A zero-sized layout gets a real, unique block too, so that every
+    /// pointer this returns can be given back with [`GlobalAlloc::dealloc`]
+    /// and the same layout.
+    ///
+    /// ```
+    /// use core::alloc::{GlobalAlloc, Layout};
+    /// let a = snmalloc_rs::SnMalloc;
+    /// let layout = Layout::from_size_align(4096, 4096).unwrap();
+    /// let p = a.alloc_aligned(layout).expect("memory");
+    /// assert_eq!(p.as_ptr() as usize % 4096, 0);
+    /// unsafe { a.dealloc(p.as_ptr(), layout) };
+    /// ```
+    #[inline]
+    pub fn alloc_aligned(&self, layout: Layout) -> Option<NonNull<u8>> {
+        // SAFETY: any Layout is valid for snmalloc, zero sizes included.
+        NonNull::new(unsafe { self.alloc(layout) })
+    }
+
+    /// Current and peak memory held by the program (the 0.7 crate's API;
+    /// [`SnMalloc::memory_usage`] says more).
+    ///
+    /// ```
+    /// let s = snmalloc_rs::SnMalloc::memory_stats();
+    /// assert!(s.peak_memory_usage >= s.current_memory_usage);
+    /// ```
+    pub fn memory_stats() -> AllocStats {
+        let u = Self::memory_usage();
+        AllocStats {
+            current_memory_usage: u.current,
+            peak_memory_usage: u.peak,
+        }
     }
 
     /// The number of bytes usable in the block at `ptr`, which is at least

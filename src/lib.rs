@@ -16,10 +16,12 @@
 //!   `target/release/libsnmalloc_rs.so` is that library, for `LD_PRELOAD`.
 //!
 //! [snmalloc]: https://github.com/microsoft/snmalloc
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-mod ffi;
+use snmalloc_rs_sys as ffi;
 mod global;
 
 /// The platforms where the library replaces the process's allocator.
@@ -31,6 +33,7 @@ macro_rules! preload_platform {
 }
 
 preload_platform! {
+    pub mod forwards;
     pub mod libc_api;
     mod config;
     mod platform;
@@ -50,16 +53,10 @@ mod x64;
 #[cfg(all(feature = "override", target_os = "linux"))]
 pub mod glibc_api;
 
-#[cfg(all(feature = "override", target_os = "linux"))]
-mod fork;
-
 #[cfg(all(feature = "override", target_os = "freebsd"))]
 pub mod jemalloc_api;
 
-#[cfg(all(feature = "override", target_os = "linux", target_pointer_width = "64"))]
-pub mod cxx_api;
-
-pub use global::{MemoryUsage, SnMalloc};
+pub use global::{AllocStats, MemoryUsage, SnMalloc};
 
 /// Whether an environment option's value turns it on: anything but empty,
 /// `0`, `false` or `no` (the same spellings on every platform).
@@ -78,3 +75,8 @@ fn option_is_on(v: &[u8]) -> bool {
         || v.eq_ignore_ascii_case(b"false")
         || v.eq_ignore_ascii_case(b"no"))
 }
+
+/// Whether this build of the crate carries the profiling counters (feature
+/// `profile`); the library packages check it at compile time.
+#[doc(hidden)]
+pub const PROFILE_BUILD: bool = cfg!(feature = "profile");

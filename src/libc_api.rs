@@ -3,10 +3,8 @@
 //! where platforms differ; glibc's extras are in `glibc_api`), and used as
 //! the interpose table's replacements on macOS.
 //!
-//! `malloc`, `free`, `calloc`, `realloc` and the other pure forwards are
-//! one-`jmp` stubs into snmalloc; in the preloaded library build.rs makes
-//! the exported symbol the C++ function itself. Everything else validates
-//! its arguments first.
+//! `malloc`, `free`, `calloc`, `realloc` and the other pure forwards are in
+//! [`crate::forwards`]; the functions here validate their arguments first.
 
 use crate::ffi;
 use core::ffi::{c_int, c_void};
@@ -154,67 +152,7 @@ pub unsafe extern "C" fn free_aligned_sized(p: *mut c_void, align: usize, size: 
     }
 }
 
-/// Defines exported functions that are nothing but a jump to another
-/// function with the same arguments. On ELF x86_64 and AArch64 they are
-/// naked: one direct `jmp`/`b`, where a Rust call through an `extern`
-/// declaration would load the target from the GOT first. On macOS they are
-/// not exported under the C name: the interpose table points at them.
-macro_rules! forward {
-    ($($(#[doc = $doc:literal])* $($sym:literal)? $name:ident => $($target:ident)::+ ($($arg:ident : $ty:ty),*) $(-> $ret:ty)?;)*) => {$(
-        forward!(@def [$($sym)?] $(#[doc = $doc])* $name => $($target)::+ ($($arg: $ty),*) $(-> $ret)?);
-    )*};
-    (@def [] $($rest:tt)*) => { forward!(@fn (no_mangle) $($rest)*); };
-    (@def [$sym:literal] $($rest:tt)*) => { forward!(@fn (export_name = $sym) $($rest)*); };
-    (@fn ($($export:tt)*) $(#[doc = $doc:literal])* $name:ident => $($target:ident)::+ ($($arg:ident : $ty:ty),*) $(-> $ret:ty)?) => {
-        $(#[doc = $doc])*
-        ///
-        /// # Safety
-        /// The C (or C++) contract of the function it implements.
-        #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(target_os = "macos")))]
-        #[unsafe(naked)]
-        #[$($export)*]
-        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[cfg(target_arch = "x86_64")]
-            core::arch::naked_asm!("jmp {0}", sym $($target)::+);
-            #[cfg(target_arch = "aarch64")]
-            core::arch::naked_asm!("b {0}", sym $($target)::+);
-        }
 
-        $(#[doc = $doc])*
-        ///
-        /// # Safety
-        /// The C (or C++) contract of the function it implements.
-        #[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), not(target_os = "macos"))))]
-        #[cfg_attr(not(target_os = "macos"), $($export)*)]
-        pub unsafe extern "C-unwind" fn $name($($arg: $ty),*) $(-> $ret)? {
-            // SAFETY: same contract as the target.
-            unsafe { $($target)::+($($arg),*) }
-        }
-    };
-}
-
-#[cfg(target_os = "linux")]
-pub(crate) use forward;
-
-forward! {
-    /// C `malloc`: `size` bytes, 16-byte aligned; NULL with `ENOMEM` on failure.
-    malloc => ffi::snrs_malloc(size: usize) -> *mut c_void;
-    /// C `free`: releases a block of ours, hands a foreign one to its owner,
-    /// ignores NULL.
-    free => ffi::snrs_free(p: *mut c_void);
-    /// C `calloc`: zeroed; NULL with `ENOMEM` if `n * size` overflows.
-    calloc => ffi::snrs_calloc(n: usize, size: usize) -> *mut c_void;
-    /// C `realloc`, glibc's way: `realloc(NULL, n)` is `malloc(n)`,
-    /// `realloc(p, 0)` frees `p` and returns NULL; on failure `p` is intact.
-    realloc => ffi::snrs_realloc(p: *mut c_void, size: usize) -> *mut c_void;
-    /// `malloc_usable_size`: bytes usable in the block (0 for NULL); a
-    /// foreign block is measured by its owner.
-    malloc_usable_size => ffi::snrs_usable_size(p: *const c_void) -> usize;
-    /// C23 `free_sized`.
-    free_sized => ffi::snrs_free_sized(p: *mut c_void, size: usize);
-    /// `cfree`: `free`.
-    cfree => ffi::snrs_free(p: *mut c_void);
-}
 
 /// Whether snmalloc owns the block at `p` (0 or 1). Not part of any libc:
 /// it lets a program, or a test, check that this library really serves it.

@@ -1,9 +1,15 @@
 """Turns the suite's results.csv into results.md (tables of ratios) and
 chart.svg (time and peak-RSS ratios to glibc per workload and allocator).
     python3 report.py RESULTS.csv OUT_DIR "machine description"
+
+When OUT_DIR is this repository's docs/bench (a full run of scripts/bench.sh,
+not --quick), it also writes the summary table (the geometric means of
+results.md, one row per allocator) into README.md, between the lines
+<!-- bench-summary:start --> and <!-- bench-summary:end -->.
 """
 import csv
 import math
+import os
 import sys
 from collections import OrderedDict
 
@@ -52,16 +58,60 @@ def cell(rows, a, base, field):
     return fmt(ratio(rows, a, base, field))
 
 
+def ratios(data, a, base, field):
+    """a's ratios to base over the workloads where both ran and succeeded."""
+    return [r for r in (ratio(rows, a, base, field) for rows in data.values()) if r]
+
+
 def table(data, allocs, field, base, title):
     out = [f"### {title}", "",
            "| workload | " + " | ".join(allocs) + " |",
            "|---|" + "---:|" * len(allocs)]
     for w, rows in data.items():
         out.append(f"| {w} | " + " | ".join(cell(rows, a, base, field) for a in allocs) + " |")
-    gm = [geomean([r for r in (ratio(rows, a, base, field) for rows in data.values()) if r])
-          for a in allocs]
+    gm = [geomean(ratios(data, a, base, field)) for a in allocs]
     out.append("| **geometric mean** | " + " | ".join(f"**{g:.2f}**" for g in gm) + " |")
     return out
+
+
+SUMMARY_START = "<!-- bench-summary:start -->"
+SUMMARY_END = "<!-- bench-summary:end -->"
+
+
+def summary(data, allocs):
+    """The geometric-mean rows of results.md, one line per allocator."""
+    up = any("upstream-snmalloc" in rows for rows in data.values())
+    cols = [("median_s", "glibc", "time vs glibc"), ("peak_rss_kib", "glibc", "peak RSS vs glibc")]
+    if up:
+        cols.append(("median_s", "upstream-snmalloc", "time vs upstream snmalloc"))
+    out = ["| allocator | " + " | ".join(c[2] for c in cols) + " | workloads |",
+           "|---|" + "---:|" * len(cols) + "---:|"]
+    for a in allocs:
+        gms = [f"{geomean(ratios(data, a, base, field)):.2f}" for field, base, _ in cols]
+        n = len(ratios(data, a, "glibc", "median_s"))
+        out.append(f"| {a} | " + " | ".join(gms) + f" | {n} of {len(data)} |")
+    return out
+
+
+def update_readme(data, allocs, out_dir):
+    here = os.path.dirname(os.path.abspath(__file__))
+    readme = os.path.normpath(os.path.join(here, "..", "..", "README.md"))
+    docs_bench = os.path.normpath(os.path.join(here, "..", "..", "docs", "bench"))
+    if os.path.realpath(out_dir) != os.path.realpath(docs_bench):
+        return  # a quick or scratch run: the README shows docs/bench only
+    if not os.path.exists(readme):
+        print(f"report: warning: {readme} not found; summary not written", file=sys.stderr)
+        return
+    text = open(readme).read()
+    start, end = text.find(SUMMARY_START), text.find(SUMMARY_END)
+    if start < 0 or end < start:
+        print(f"report: warning: {readme} has no {SUMMARY_START} ... {SUMMARY_END} lines; "
+              "summary not written", file=sys.stderr)
+        return
+    new = (text[:start] + SUMMARY_START + "\n" + "\n".join(summary(data, allocs)) + "\n"
+           + text[end:])
+    if new != text:
+        open(readme, "w").write(new)
 
 
 def winners(data, allocs):
@@ -168,6 +218,7 @@ def main():
         md += ["", "### Notes", ""] + n
     open(f"{out_dir}/results.md", "w").write("\n".join(md) + "\n")
     svg(data, allocs, f"{out_dir}/chart.svg", machine)
+    update_readme(data, allocs, out_dir)
 
 
 if __name__ == "__main__":

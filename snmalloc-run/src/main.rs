@@ -158,19 +158,28 @@ fn parse(mut it: impl Iterator<Item = OsString>) -> Args {
     a
 }
 
-/// `name` next to this executable, in ../lib (an installed layout), or in
-/// deps/ (Cargo's layout when only the launcher was built).
-fn find_next_to_me(name: &str) -> Option<PathBuf> {
+/// `name` (or its versioned `name.0`) next to this executable, in ../lib
+/// or ../lib/<multiarch> (installed layouts: `scripts/install.sh`, the
+/// .deb), in deps/ (Cargo's layout when only the launcher was built), and
+/// last in the system's library directories (a launcher installed with
+/// `cargo install` and a library from the package).
+fn find_library(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
-    [
-        dir.join(name),
-        dir.join("../lib").join(name),
-        dir.join("deps").join(name),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-    .and_then(|p| p.canonicalize().ok())
+    let mut dirs = vec![
+        dir.to_path_buf(),
+        dir.join("../lib"),
+        // Debian's name for this machine's directory under /usr/lib.
+        dir.join("../lib")
+            .join(format!("{}-linux-gnu", std::env::consts::ARCH)),
+        dir.join("deps"),
+    ];
+    #[cfg(unix)]
+    dirs.extend(platform::LIB_DIRS.iter().map(PathBuf::from));
+    dirs.iter()
+        .flat_map(|d| [d.join(name), d.join(format!("{name}.0"))])
+        .find(|p| p.is_file())
+        .and_then(|p| p.canonicalize().ok())
 }
 
 fn library(a: &Args) -> PathBuf {
@@ -181,17 +190,24 @@ fn library(a: &Args) -> PathBuf {
         return lib.canonicalize().unwrap_or_else(|_| lib.clone());
     }
     let name = if a.profile { PROFILE_LIB } else { LIB };
-    find_next_to_me(name).unwrap_or_else(|| {
+    find_library(name).unwrap_or_else(|| {
         if a.profile {
             fail(
                 127,
                 format!(
-                    "{PROFILE_LIB} not found next to this executable or in ../lib: \
-                     build it with scripts/build-profile.sh (scripts/install.sh installs it)"
+                    "{PROFILE_LIB} not found next to this executable, in ../lib or the system's \
+                     library directories: build it with `cargo build --release -p snmalloc-rs-profile` \
+                     (scripts/install.sh and the .deb install it)"
                 ),
             )
         }
-        fail(127, format!("{LIB} not found next to this executable or in ../lib: build it with `cargo build --release`"))
+        fail(
+            127,
+            format!(
+                "{LIB} not found next to this executable, in ../lib or the system's library \
+                 directories: build it with `cargo build --release`"
+            ),
+        )
     })
 }
 

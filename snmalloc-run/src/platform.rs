@@ -8,7 +8,7 @@ mod consts {
     pub const PRELOAD_VAR: &str = "DYLD_INSERT_LIBRARIES";
     pub const SEPARATOR: &str = ":";
     pub const LIB: &str = "libsnmalloc_rs.dylib";
-    pub const PROFILE_LIB: &str = "libsnmalloc_rs-profile.dylib";
+    pub const PROFILE_LIB: &str = "libsnmalloc_rs_profile.dylib";
     /// `ru_maxrss` is in bytes on macOS.
     pub const MAXRSS_UNIT: u64 = 1;
     pub const PEERS: [(&str, &str); 3] = [
@@ -25,7 +25,7 @@ mod consts {
     pub const PRELOAD_VAR: &str = "SNMALLOC_RS_DLL";
     pub const SEPARATOR: &str = ";";
     pub const LIB: &str = "snmalloc_rs.dll";
-    pub const PROFILE_LIB: &str = "snmalloc_rs-profile.dll";
+    pub const PROFILE_LIB: &str = "snmalloc_rs_profile.dll";
 }
 
 #[cfg(not(any(target_os = "macos", windows)))]
@@ -33,7 +33,7 @@ mod consts {
     pub const PRELOAD_VAR: &str = "LD_PRELOAD";
     pub const SEPARATOR: &str = " ";
     pub const LIB: &str = "libsnmalloc_rs.so";
-    pub const PROFILE_LIB: &str = "libsnmalloc_rs-profile.so";
+    pub const PROFILE_LIB: &str = "libsnmalloc_rs_profile.so";
     /// `ru_maxrss` is in KiB on Linux and FreeBSD.
     pub const MAXRSS_UNIT: u64 = 1024;
     pub const PEERS: [(&str, &str); 3] = [

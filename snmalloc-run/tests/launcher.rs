@@ -169,18 +169,28 @@ fn stats_report_has_plausible_figures() {
 
 #[test]
 fn profile_counts_known_allocations_and_cross_thread_frees_exactly() {
-    // Build the profiling library next to the launcher, as the script does.
+    // Build the profiling library (its own package, in a target directory
+    // of its own: this `cargo test` holds the lock of ours) and put it next
+    // to the launcher, as an installation does.
     let dir = Path::new(env!("CARGO_BIN_EXE_snmalloc-run"))
         .parent()
         .unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-profile.sh");
-    let st = Command::new(&script)
-        .arg("--out")
-        .arg(dir)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = root.join("target/profile");
+    let st = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "snmalloc-rs-profile"])
+        .arg("--target-dir")
+        .arg(&target)
+        .current_dir(&root)
         .env_remove("RUSTFLAGS")
         .status()
         .unwrap();
-    assert!(st.success(), "scripts/build-profile.sh failed");
+    assert!(st.success(), "cargo build -p snmalloc-rs-profile failed");
+    std::fs::copy(
+        target.join("release/libsnmalloc_rs_profile.so"),
+        dir.join("libsnmalloc_rs_profile.so"),
+    )
+    .unwrap();
     let out = launcher().arg("--profile").arg(known()).output().unwrap();
     ok(&out);
     let report = text(&out.stderr);

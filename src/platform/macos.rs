@@ -4,7 +4,7 @@
 //! Two mechanisms, as the system's own malloc tools use:
 //! 1. An interpose table (`__DATA,__interpose`): dyld rebinds every image's
 //!    calls to the listed libSystem functions to ours. Our replacements are
-//!    the functions of `crate::libc_api` (not exported under the C names on
+//!    the functions of `crate::forwards` and `crate::libc_api` (not exported under the C names on
 //!    macOS, or the table would point at itself).
 //! 2. A malloc zone registered as the default zone, so that code that calls
 //!    `malloc_zone_*` on the default zone, or asks `malloc_zone_from_ptr`
@@ -14,7 +14,7 @@
 //! Compiled and type-checked on Linux by scripts/check-targets.sh; it has
 //! not been run on a Mac (see README).
 
-use crate::{ffi, libc_api};
+use crate::{ffi, forwards, libc_api};
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
@@ -91,10 +91,10 @@ macro_rules! interpose {
 #[used]
 #[link_section = "__DATA,__interpose"]
 static INTERPOSE: InterposeTable<17> = interpose! {
-    libc_api::malloc => malloc,
-    libc_api::free => free,
-    libc_api::calloc => calloc,
-    libc_api::realloc => realloc,
+    forwards::malloc => malloc,
+    forwards::free => free,
+    forwards::calloc => calloc,
+    forwards::realloc => realloc,
     libc_api::reallocf => reallocf,
     libc_api::valloc => valloc,
     libc_api::posix_memalign => posix_memalign,

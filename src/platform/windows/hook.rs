@@ -12,6 +12,9 @@
 //! does not know, a function shorter than the patch), none is patched. Half
 //! a CRT redirected would hand its blocks to the wrong heap.
 
+extern crate alloc;
+
+use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::ptr::null_mut;
 

@@ -1,7 +1,15 @@
-//! The one place that declares the C++ side (`shim/snmalloc_rs.h`).
+//! The native build behind [snmalloc-rs]: Microsoft's snmalloc, compiled
+//! from the source of the pinned `snmalloc-sys` registry package with
+//! snmalloc-rs's configuration and C++ glue (`shim/`), and the one place
+//! that declares that C++ side (`shim/snmalloc_rs_api.h`).
 //!
-//! All of these symbols are hidden in the final library, so calls to them
-//! are direct jumps, never PLT indirections.
+//! Use the `snmalloc-rs` crate; these raw functions are its building
+//! blocks. All of them are hidden in the final library, so calls to them are
+//! direct jumps, never PLT indirections.
+//!
+//! [snmalloc-rs]: https://crates.io/crates/snmalloc-rs
+#![no_std]
+#![allow(missing_docs)]
 
 use core::ffi::c_void;
 
@@ -50,7 +58,7 @@ extern "C" {
 #[cfg(all(feature = "override", target_os = "linux"))]
 extern "C" {
     /// fork(), made again when the child would inherit a torn allocator.
-    pub fn snrs_fork() -> libc::pid_t;
+    pub fn snrs_fork() -> core::ffi::c_int;
 }
 
 // Where the library carries two builds of snmalloc (build.rs `flavours`).

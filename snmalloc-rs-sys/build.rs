@@ -11,10 +11,12 @@ fn main() {
     println!("cargo:rerun-if-changed=shim");
     println!("cargo:rerun-if-env-changed=SNMALLOC_SYS_SRC");
     println!("cargo:rerun-if-env-changed=SNMALLOC_RS_SKIP_CXX");
+    println!("cargo:rerun-if-env-changed=DOCS_RS");
 
     // Type-checking for targets whose C++ toolchain is not on this machine
-    // (scripts that run `cargo check --target ...`) sets this to skip the C++.
-    if env::var_os("SNMALLOC_RS_SKIP_CXX").is_some() {
+    // (scripts that run `cargo check --target ...`) sets this to skip the
+    // C++; docs.rs builds only documentation, offline.
+    if env::var_os("SNMALLOC_RS_SKIP_CXX").is_some() || env::var_os("DOCS_RS").is_some() {
         return;
     }
 
@@ -71,7 +73,14 @@ fn main() {
         .flag("-fno-exceptions")
         .flag("-fno-rtti")
         .define("SNMALLOC_PROVIDE_OWN_CONFIG", None)
-        .define("SNMALLOC_CHECK_LOADS", "false")
+        .define(
+            "SNMALLOC_CHECK_LOADS",
+            if feature("CHECK_LOADS") {
+                "true"
+            } else {
+                "false"
+            },
+        )
         .define("SNMALLOC_USE_WAIT_ON_ADDRESS", "1");
     if feature("LOCAL_DYNAMIC_TLS") {
         alloc.flag("-ftls-model=local-dynamic");
@@ -168,11 +177,6 @@ fn main() {
     }
     if target_os == "linux" {
         println!("cargo:rustc-link-lib=dylib=dl");
-        // An allocator must never be unloaded while its memory is live.
-        println!("cargo:rustc-link-arg-cdylib=-Wl,-z,nodelete");
-        if over {
-            export_cxx_directly();
-        }
     }
 }
 
@@ -186,65 +190,82 @@ fn flavours(target_os: &str, target_arch: &str) -> bool {
         && (target_arch == "x86_64" || target_arch == "aarch64")
 }
 
-/// The exported functions that only forward to the C++ side (the `forward!`
-/// lists in src/) are, in the preloaded library, aliases of the C++
-/// functions themselves: `--defsym` overrides the one-`jmp` Rust stub, so
-/// `malloc` *is* snmalloc's inlined fast path, as in upstream's own shim.
-/// The stubs remain for Rust executables linking the rlib.
-fn export_cxx_directly() {
-    for file in [
-        "src/libc_api.rs",
-        "src/glibc_api.rs",
-        "src/cxx_api.rs",
-        "src/fork.rs",
-    ] {
-        println!("cargo:rerun-if-changed={file}");
-        let text = fs::read_to_string(file).expect("read forward! lists");
-        for line in text.lines() {
-            let Some((left, right)) = line.trim().split_once(" => ffi::") else {
-                continue;
-            };
-            let symbol = match left.strip_prefix('"') {
-                Some(quoted) => quoted.split('"').next().unwrap_or_default(),
-                None => left,
-            };
-            let target = right.split('(').next().unwrap_or_default();
-            if target.starts_with("snrs_") && !symbol.is_empty() {
-                println!("cargo:rustc-link-arg-cdylib=-Wl,--defsym={symbol}={target}");
-            }
-        }
-    }
-}
-
 /// The `upstream/src` folder of the pinned `snmalloc-sys` package.
+///
+/// Cargo knows where that package is (registry cache, `cargo vendor`
+/// directory, offline mirror), so build.rs asks it: first which version our
+/// manifest pins (`cargo metadata --no-deps`), then, through a one-dependency
+/// manifest in OUT_DIR, where that version's source is. The dependency is
+/// declared for no target, so Cargo locks and vendors it but never builds
+/// it. `SNMALLOC_SYS_SRC` overrides all this.
 fn upstream_src() -> PathBuf {
     if let Some(dir) = env::var_os("SNMALLOC_SYS_SRC") {
         return checked(PathBuf::from(dir));
     }
-    let version = pinned_version();
-    let cargo_home = env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .expect("neither CARGO_HOME nor HOME is set");
-    let registry = cargo_home.join("registry").join("src");
-    let wanted = format!("snmalloc-sys-{version}");
-    let mut found = fs::read_dir(&registry)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|index| index.path().join(&wanted).join("upstream").join("src"))
-        .filter(|p| p.join("snmalloc").join("snmalloc.h").is_file())
-        .collect::<Vec<_>>();
-    found.sort();
-    match found.pop() {
-        Some(p) => checked(p),
-        None => panic!(
-            "snmalloc source not found: expected {wanted} under {} \
-             (Cargo unpacks it as our build-dependency). For vendored builds \
-             set SNMALLOC_SYS_SRC to its upstream/src folder.",
-            registry.display()
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by Cargo"));
+    let ours = cargo_metadata::MetadataCommand::new()
+        .manifest_path(manifest_dir.join("Cargo.toml"))
+        .current_dir(&manifest_dir)
+        .no_deps()
+        .other_options(vec!["--offline".into()])
+        .exec()
+        .unwrap_or_else(|e| panic!("cargo metadata of snmalloc-rs-sys: {e}"));
+    let pin = ours
+        .packages
+        .iter()
+        .flat_map(|p| &p.dependencies)
+        .find(|d| d.name == "snmalloc-sys")
+        .expect("Cargo.toml declares snmalloc-sys")
+        .req
+        .to_string();
+    assert!(
+        pin.starts_with('='),
+        "Cargo.toml must pin snmalloc-sys exactly (\"=X.Y.Z\"), not {pin}"
+    );
+
+    let probe =
+        PathBuf::from(env::var_os("OUT_DIR").expect("set by Cargo")).join("snmalloc-sys-probe");
+    fs::create_dir_all(&probe).expect("create the probe manifest's folder");
+    fs::write(probe.join("lib.rs"), "").expect("write the probe's lib.rs");
+    fs::write(
+        probe.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"snmalloc-sys-probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+             [lib]\npath = \"lib.rs\"\n\
+             [dependencies]\nsnmalloc-sys = {{ version = \"{pin}\", default-features = false }}\n\
+             [workspace]\n"
         ),
-    }
+    )
+    .expect("write the probe manifest");
+    // Run from our own folder so that the configuration that applies to us
+    // (source replacement of `cargo vendor`, offline mode) applies to the
+    // probe. Offline first: the package is usually there already.
+    let ask = |offline: bool| {
+        let mut cmd = cargo_metadata::MetadataCommand::new();
+        cmd.manifest_path(probe.join("Cargo.toml"))
+            .current_dir(&manifest_dir);
+        if offline {
+            cmd.other_options(vec!["--offline".into()]);
+        }
+        cmd.exec()
+    };
+    let metadata = ask(true).or_else(|_| ask(false)).unwrap_or_else(|e| {
+        panic!(
+            "could not locate the snmalloc-sys {pin} package (the source of snmalloc's C++): {e}. \
+             Run `cargo fetch` with network access, or set SNMALLOC_SYS_SRC to its upstream/src folder."
+        )
+    });
+    let package = metadata
+        .packages
+        .iter()
+        .find(|p| p.name.as_str() == "snmalloc-sys")
+        .expect("cargo metadata lists snmalloc-sys");
+    let root = package
+        .manifest_path
+        .parent()
+        .expect("a manifest path has a parent")
+        .as_std_path();
+    checked(root.join("upstream").join("src"))
 }
 
 fn checked(dir: PathBuf) -> PathBuf {
@@ -254,18 +275,4 @@ fn checked(dir: PathBuf) -> PathBuf {
         dir.display()
     );
     dir
-}
-
-/// The exact version pinned in our Cargo.toml, so that it is written once.
-fn pinned_version() -> String {
-    let manifest = fs::read_to_string("Cargo.toml").expect("read Cargo.toml");
-    manifest
-        .lines()
-        .find_map(|l| {
-            let rest = l.trim().strip_prefix("snmalloc-sys")?;
-            let start = rest.find("\"=")? + 2;
-            let end = start + rest[start..].find('"')?;
-            Some(rest[start..end].to_string())
-        })
-        .expect("Cargo.toml must pin snmalloc-sys with an exact \"=X.Y.Z\" version")
 }
