@@ -1,18 +1,129 @@
 #!/usr/bin/env bash
-# Installs the launcher and both libraries:
-#   PREFIX/bin/snmalloc-run
-#   PREFIX/lib/libsnmalloc_rs.so          (the one to LD_PRELOAD)
-#   PREFIX/lib/libsnmalloc_rs-profile.so  (for snmalloc-run --profile)
-# PREFIX defaults to /usr/local; DESTDIR is honoured for packaging.
-#   PREFIX=$HOME/.local scripts/install.sh
+# Builds and installs snmalloc-rs for C/C++ programs and operators:
+#   PREFIX/bin/snmalloc-run                     the launcher
+#   LIBDIR/libsnmalloc_rs.so.0                  the library to LD_PRELOAD (SONAME)
+#   LIBDIR/libsnmalloc_rs.so -> .so.0           for linking with -lsnmalloc_rs
+#   LIBDIR/libsnmalloc_rs.a                     for statically linked programs
+#   LIBDIR/libsnmalloc_rs_profile.so.0          for snmalloc-run --profile
+#   PREFIX/include/snmalloc_rs.h, LIBDIR/pkgconfig/snmalloc_rs.pc
+#
+#   scripts/install.sh [--prefix DIR] [--libdir DIR] [--no-build]
+#   scripts/install.sh --uninstall [--prefix DIR]
+#
+# PREFIX defaults to /usr/local (also read from $PREFIX), LIBDIR to
+# PREFIX/lib; DESTDIR stages the files elsewhere (packaging). Run it as
+# yourself: it asks sudo for the copy only when PREFIX is not writable.
+# Under sudo it builds as the user who ran sudo (whose cargo it finds), and
+# installs as root. The list of installed files is kept in
+# PREFIX/share/snmalloc-rs/installed-files for --uninstall.
+# Exit status: 0 done, 1 a step failed, 2 bad usage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
+
 prefix=${PREFIX:-/usr/local}
-dest=${DESTDIR:-}$prefix
-cargo build --release --quiet
-scripts/build-profile.sh >/dev/null
-install -d "$dest/bin" "$dest/lib"
-install -m 755 target/release/snmalloc-run "$dest/bin/snmalloc-run"
-install -m 755 target/release/libsnmalloc_rs.so "$dest/lib/libsnmalloc_rs.so"
-install -m 755 target/release/libsnmalloc_rs-profile.so "$dest/lib/libsnmalloc_rs-profile.so"
-echo "installed: $dest/bin/snmalloc-run, $dest/lib/libsnmalloc_rs.so, $dest/lib/libsnmalloc_rs-profile.so"
+libdir=""
+build=1
+uninstall=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
+    --prefix=*) prefix=${1#*=}; shift ;;
+    --libdir) libdir=${2:?--libdir needs a directory}; shift 2 ;;
+    --libdir=*) libdir=${1#*=}; shift ;;
+    --no-build) build=0; shift ;;
+    --uninstall) uninstall=1; shift ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+libdir=${libdir:-$prefix/lib}
+dest=${DESTDIR:-}
+manifest=$prefix/share/snmalloc-rs/installed-files
+
+step() { printf '==> %s\n' "$*"; }
+
+# Runs a command as root when the target is not writable by us.
+as_root() {
+  local dir=$1; shift
+  while [ ! -e "$dir" ]; do dir=$(dirname "$dir"); done
+  if [ -w "$dir" ]; then "$@"; else sudo "$@"; fi
+}
+
+if [ $uninstall -eq 1 ]; then
+  if [ ! -f "$dest$manifest" ]; then
+    echo "install.sh: nothing to uninstall: $dest$manifest not found" >&2
+    exit 1
+  fi
+  step "removing the files listed in $dest$manifest"
+  while IFS= read -r f; do
+    [ -n "$f" ] || continue
+    if [ -e "$dest$f" ] || [ -L "$dest$f" ]; then
+      as_root "$dest$f" rm -f "$dest$f" && echo "    removed $f"
+    fi
+  done <"$dest$manifest"
+  as_root "$dest$manifest" rm -f "$dest$manifest"
+  as_root "$dest$prefix" rmdir --ignore-fail-on-non-empty "$dest$prefix/share/snmalloc-rs" 2>/dev/null || true
+  step "uninstalled"
+  exit 0
+fi
+
+cargo_cmd() {
+  # Under sudo, root's PATH has no cargo: build as the invoking user.
+  if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    sudo -u "$SUDO_USER" -H bash -lc 'cd "$0" && PATH="$HOME/.cargo/bin:$PATH" exec cargo "$@"' "$root" "$@"
+  elif command -v cargo >/dev/null; then
+    cargo "$@"
+  elif [ -x "$HOME/.cargo/bin/cargo" ]; then
+    "$HOME/.cargo/bin/cargo" "$@"
+  else
+    echo "install.sh: cargo not found: install Rust (https://rustup.rs) or pass --no-build" >&2
+    exit 1
+  fi
+}
+
+if [ $build -eq 1 ]; then
+  step "building the library and the launcher (cargo build --release; minutes the first time)"
+  cargo_cmd build --release -p snmalloc-rs-preload -p snmalloc-run
+  step "building the profiling library (its own target directory: its features must not reach the first)"
+  cargo_cmd build --release -p snmalloc-rs-profile --target-dir target/profile
+fi
+
+rel=target/release
+for f in "$rel/libsnmalloc_rs.so" "$rel/libsnmalloc_rs.a" "$rel/snmalloc-run" \
+  target/profile/release/libsnmalloc_rs_profile.so; do
+  [ -f "$f" ] || { echo "install.sh: $f is missing: build first (without --no-build)" >&2; exit 1; }
+done
+version=$(cargo_cmd pkgid -p snmalloc-rs-preload 2>/dev/null | sed 's/.*[#@]//')
+
+step "installing into ${dest}${prefix} (libraries in ${dest}${libdir})"
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+sed -e "s|@PREFIX@|$prefix|" -e "s|@LIBDIR@|$libdir|" -e "s|@VERSION@|$version|" \
+  preload/snmalloc_rs.pc.in >"$stage/snmalloc_rs.pc"
+installed=()
+put() { # put MODE SOURCE DEST
+  as_root "$dest$prefix" install -D -m "$1" "$2" "$dest$3"
+  installed+=("$3")
+  echo "    $3"
+}
+link() { # link TARGET NAME
+  as_root "$dest$prefix" ln -sfn "$1" "$dest$2"
+  installed+=("$2")
+  echo "    $2 -> $1"
+}
+put 755 "$rel/snmalloc-run" "$prefix/bin/snmalloc-run"
+put 755 "$rel/libsnmalloc_rs.so" "$libdir/libsnmalloc_rs.so.0"
+link libsnmalloc_rs.so.0 "$libdir/libsnmalloc_rs.so"
+put 644 "$rel/libsnmalloc_rs.a" "$libdir/libsnmalloc_rs.a"
+put 755 target/profile/release/libsnmalloc_rs_profile.so "$libdir/libsnmalloc_rs_profile.so.0"
+put 644 preload/include/snmalloc_rs.h "$prefix/include/snmalloc_rs.h"
+put 644 "$stage/snmalloc_rs.pc" "$libdir/pkgconfig/snmalloc_rs.pc"
+
+if [ -z "$dest" ]; then
+  printf '%s\n' "${installed[@]}" "$manifest" >"$stage/installed-files"
+  as_root "$prefix" install -D -m 644 "$stage/installed-files" "$manifest"
+  if [ "$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then ldconfig || true; fi
+fi
+step "done: run programs with $prefix/bin/snmalloc-run CMD, or LD_PRELOAD=$libdir/libsnmalloc_rs.so.0 CMD"
+[ -n "$dest" ] || echo "    uninstall: scripts/install.sh --uninstall --prefix $prefix"

@@ -43,6 +43,17 @@ preload_platform! {
 #[cfg(all(feature = "override", windows))]
 mod platform;
 
+#[cfg(all(
+    feature = "override",
+    any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "macos",
+        windows
+    )
+))]
+pub mod c_ext;
+
 // The x86-64 decoder behind the Windows hooks is plain code: its unit tests
 // run everywhere.
 #[cfg(all(test, not(windows)))]

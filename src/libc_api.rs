@@ -151,12 +151,3 @@ pub unsafe extern "C" fn free_aligned_sized(p: *mut c_void, align: usize, size: 
         unsafe { ffi::snrs_free(p) }
     }
 }
-
-
-
-/// Whether snmalloc owns the block at `p` (0 or 1). Not part of any libc:
-/// it lets a program, or a test, check that this library really serves it.
-#[no_mangle]
-pub extern "C" fn snmalloc_rs_owns(p: *const c_void) -> c_int {
-    c_int::from(crate::SnMalloc.owns(p.cast()))
-}

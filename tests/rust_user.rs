@@ -6,8 +6,15 @@ use std::path::Path;
 use std::process::Command;
 
 fn build_and_run(features: &[&str]) -> String {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rust-user");
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-user");
+    build_and_run_fixture("rust-user", features)
+}
+
+/// Builds and runs tests/fixtures/`name` in a target directory of its own.
+fn build_and_run_fixture(name: &str, features: &[&str]) -> String {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(&cargo)
         .current_dir(&fixture)
@@ -36,6 +43,16 @@ fn library_users_keep_the_system_malloc_unless_they_opt_in() {
     assert_eq!(
         build_and_run(&["--features", "override"]).trim(),
         "rust: snmalloc, c malloc: snmalloc"
+    );
+}
+
+/// A program written for the 0.7 crate, with every 0.7 feature name it
+/// could ask for, builds unchanged and runs on snmalloc.
+#[test]
+fn a_program_written_for_the_0_7_crate_builds_and_runs() {
+    assert_eq!(
+        build_and_run_fixture("v07-user", &[]).trim(),
+        "0.7 API on snmalloc: 8388608 bytes in a vector"
     );
 }
 

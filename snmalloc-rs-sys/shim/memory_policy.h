@@ -38,8 +38,10 @@ namespace snrs
     static constexpr uint64_t DEFAULT_DECAY_MS = 1000;
 
   private:
-    snmalloc::stl::Atomic<uint32_t> mode_{static_cast<uint32_t>(Mode::Retain)};
-    snmalloc::stl::Atomic<uint64_t> decay_ms_{DEFAULT_DECAY_MS};
+    // mutable: snmalloc's own STL (feature vendored-stl) has no const load.
+    mutable snmalloc::stl::Atomic<uint32_t> mode_{
+      static_cast<uint32_t>(Mode::Retain)};
+    mutable snmalloc::stl::Atomic<uint64_t> decay_ms_{DEFAULT_DECAY_MS};
     /// The largest single reservation the kernel's overcommit heuristic
     /// would grant (RAM + swap); SIZE_MAX where it does not apply.
     size_t largest_ = SIZE_MAX;

@@ -63,7 +63,8 @@ namespace snrs
 
     /// Each slot holds its leaf's distance from `empty_leaf`, so that the
     /// zero-initialised root leads every slot to it without a test.
-    snmalloc::stl::Atomic<ptrdiff_t> root[ROOT_SLOTS]{};
+    // mutable: snmalloc's own STL (feature vendored-stl) has no const load.
+    mutable snmalloc::stl::Atomic<ptrdiff_t> root[ROOT_SLOTS]{};
 
     bool initialised = false;
 

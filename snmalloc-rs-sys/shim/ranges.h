@@ -240,7 +240,8 @@ namespace snrs
         {
           // The younger generation first: its pages are the likelier to be
           // in the caches.
-          for (size_t i : {young, young ^ 1})
+          const size_t order[2] = {young, young ^ 1};
+          for (size_t i : order)
           {
             Contents c = generations[i].buddy.remove_block(size);
             if (c != nullptr)

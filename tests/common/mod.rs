@@ -31,9 +31,8 @@ pub fn library() -> &'static Path {
         if let Ok(nm) = nm {
             assert!(
                 String::from_utf8_lossy(&nm.stdout).contains(" T malloc\n"),
-                "{} does not export malloc: it was built without the `override` \
-                 feature. Run the tests from the workspace root (`cargo test`), \
-                 which enables it, or pass `--features override`.",
+                "{} does not export malloc: it is not the preload package's \
+                 library. Run the tests from the workspace root (`cargo test`).",
                 lib.display()
             );
         }
@@ -104,8 +103,9 @@ pub fn compile_shared(src: &str) -> PathBuf {
     out
 }
 
-/// Builds libsnmalloc_rs.so with `features` (plus `override`) in a target
-/// directory of its own, `variant-NAME`, and returns its path. Test
+/// Builds libsnmalloc_rs.so (the preload package) with the snmalloc-rs
+/// `features` in a target directory of its own, `variant-NAME`, and
+/// returns its path. Test
 /// binaries that ask for the same variant share that build.
 pub fn variant(name: &str, features: &str) -> PathBuf {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("variant-{name}"));
@@ -116,13 +116,12 @@ pub fn variant(name: &str, features: &str) -> PathBuf {
             "build",
             "--quiet",
             "--release",
-            "--lib",
             "-p",
-            "snmalloc-rs",
+            "snmalloc-rs-preload",
             "--target-dir",
         ])
         .arg(&target)
-        .args(["--features", &format!("override,{features}")])
+        .args(["--features", &format!("snmalloc-rs/{features}")])
         .env_remove("RUSTFLAGS")
         .status()
         .expect("run cargo");

@@ -299,11 +299,3 @@ unsafe extern "system" fn on_tls(_module: *mut c_void, reason: u32, _reserved: *
 #[used]
 #[link_section = ".CRT$XLY"]
 static ON_TLS: unsafe extern "system" fn(*mut c_void, u32, *mut c_void) = on_tls;
-
-/// Whether snmalloc owns `p` (exported for programs and tests that want to
-/// check that the redirection is in effect).
-#[no_mangle]
-pub extern "C" fn snmalloc_rs_owns(p: *const c_void) -> i32 {
-    // SAFETY: a pagemap lookup; any address may be asked about.
-    unsafe { crate::ffi::snrs_is_owned(p) }
-}
