@@ -56,6 +56,67 @@ fn a_program_written_for_the_0_7_crate_builds_and_runs() {
     );
 }
 
+/// The crate builds from `cargo vendor`ed sources, offline, with an empty
+/// Cargo home: snmalloc's source is found where Cargo put the pinned
+/// snmalloc-sys package (the vendor directory), not in a registry cache.
+#[test]
+fn a_dependent_builds_offline_from_vendored_sources() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vendored");
+    let _ = std::fs::remove_dir_all(&root);
+    let app = root.join("app");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rust-user");
+    let manifest = std::fs::read_to_string(fixture.join("Cargo.toml"))
+        .unwrap()
+        .replace("../../..", env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(app.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(fixture.join("src/main.rs"), app.join("src/main.rs")).unwrap();
+    // A clean environment: what `cargo test` sets for tests (CARGO_*)
+    // changes how the nested cargo resolves offline.
+    let run = |cmd: &mut Command, cargo_home: Option<&Path>| {
+        cmd.env_clear();
+        for keep in ["PATH", "HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "TMPDIR"] {
+            if let Some(v) = std::env::var_os(keep) {
+                cmd.env(keep, v);
+            }
+        }
+        if let Some(home) = cargo_home {
+            cmd.env("CARGO_HOME", home);
+        }
+        let out = cmd.output().expect("run cargo");
+        assert!(
+            out.status.success(),
+            "{cmd:?}\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The packages come from this machine's cache; from then on, nothing.
+    let config = run(
+        // Not --quiet: that would also silence the configuration it prints.
+        Command::new(&cargo)
+            .current_dir(&app)
+            .args(["vendor", "--offline", "../vendor"]),
+        None,
+    );
+    assert!(root
+        .join("vendor/snmalloc-sys/upstream/src/snmalloc")
+        .is_dir());
+    std::fs::create_dir_all(app.join(".cargo")).unwrap();
+    std::fs::write(app.join(".cargo/config.toml"), config).unwrap();
+    let home = root.join("empty-cargo-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = run(
+        Command::new(&cargo)
+            .current_dir(&app)
+            .args(["run", "--quiet", "--release", "--offline"]),
+        Some(&home),
+    );
+    assert_eq!(out.trim(), "rust: snmalloc, c malloc: system");
+}
+
 /// A Rust program under an address-space limit gets the compact pagemap
 /// too (Linux glibc): it starts, uses most of the limit, and a request
 /// beyond it fails as a `Result`, not an abort.
