@@ -6,7 +6,7 @@
 //! cargo run --release --example x64_coverage < functions.txt
 //! ```
 
-#[path = "../src/platform/windows/x64.rs"]
+#[path = "../src/export/windows/x64.rs"]
 #[allow(dead_code)]
 mod x64;
 

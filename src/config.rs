@@ -7,15 +7,7 @@
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, CStr};
 
-/// `SNMALLOC_STATS`: print a report at exit.
-pub const STATS: &CStr = c"SNMALLOC_STATS";
-/// `SNMALLOC_STATS_FILE`: append the report to this file instead of stderr.
-pub const STATS_FILE: &CStr = c"SNMALLOC_STATS_FILE";
-/// `SNMALLOC_VERBOSE`: say on stderr when the library takes over.
-pub const VERBOSE: &CStr = c"SNMALLOC_VERBOSE";
-/// `SNMALLOC_DECAY`: how long freed memory may be kept before it goes back
-/// to the OS (milliseconds, `0` for at once, `kernel` for MADV_FREE).
-pub const DECAY: &CStr = c"SNMALLOC_DECAY";
+pub use crate::options::{DECAY, STATS, STATS_FILE, VERBOSE};
 
 /// What `SNMALLOC_DECAY` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +130,7 @@ pub fn load() {
             None if v.is_empty() => {}
             None => {
                 use core::fmt::Write;
-                let mut w = crate::stats::FdWriter::new(2);
+                let mut w = crate::writer::Writer::stderr();
                 let _ = writeln!(
                     w,
                     "snmalloc-rs: SNMALLOC_DECAY={} is not a number of milliseconds, 0 or \"kernel\"; using the default",

@@ -11,6 +11,8 @@
 //! not exported under the C name: the interpose table points at them.
 
 use crate::ffi::*;
+// c_int: `fork`'s result (Linux).
+#[allow(unused_imports)]
 use core::ffi::{c_int, c_void};
 
 /// Reads the table: one group of entries at a time, each group under its

@@ -145,7 +145,7 @@ pub extern "C" fn mallinfo() -> Mallinfo {
 /// stderr.
 #[no_mangle]
 pub extern "C" fn malloc_stats() {
-    let _ = crate::stats::write_report(&mut crate::stats::FdWriter::new(2));
+    let _ = crate::stats::write_report(&mut crate::writer::Writer::stderr());
 }
 
 /// `malloc_info`: glibc's XML shape with snmalloc's figures; `options` must
@@ -161,7 +161,7 @@ pub unsafe extern "C" fn malloc_info(options: c_int, stream: *mut libc::FILE) ->
         return -1;
     }
     let u = crate::SnMalloc::memory_usage();
-    let mut b = crate::stats::StackBuf::<256>::new();
+    let mut b = crate::writer::StackBuf::<256>::new();
     let _ = writeln!(
         b,
         "<malloc version=\"snmalloc-rs-{}\">\n<total type=\"rest\" count=\"0\" size=\"{}\"/>\n<system type=\"current\" size=\"{}\"/>\n<system type=\"max\" size=\"{}\"/>\n</malloc>",

@@ -32,16 +32,34 @@ macro_rules! preload_platform {
     )*};
 }
 
+#[cfg(feature = "override")]
+pub mod options;
+
 preload_platform! {
     pub mod forwards;
     pub mod libc_api;
     mod config;
+    mod lifecycle;
     mod platform;
     mod stats;
 }
 
+#[cfg(all(
+    feature = "override",
+    any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "macos",
+        windows
+    )
+))]
+mod writer;
+
 #[cfg(all(feature = "override", windows))]
 mod platform;
+
+#[cfg(all(feature = "override", any(target_os = "macos", windows)))]
+mod export;
 
 #[cfg(all(
     feature = "override",
@@ -57,7 +75,7 @@ pub mod c_ext;
 // The x86-64 decoder behind the Windows hooks is plain code: its unit tests
 // run everywhere.
 #[cfg(all(test, not(windows)))]
-#[path = "platform/windows/x64.rs"]
+#[path = "export/windows/x64.rs"]
 #[allow(dead_code)]
 mod x64;
 

@@ -2,97 +2,12 @@
 //! from the OS, and in the profiling build (feature `profile`) allocations
 //! by size class, cross-thread frees, peak live bytes and the largest block.
 //!
-//! Formatted into a stack buffer and written with `write(2)`: the report
-//! allocates nothing, so it cannot disturb what it measures.
+//! Formatted through `crate::writer`: the report allocates nothing, so it
+//! cannot disturb what it measures.
 
 use crate::config;
-use core::ffi::c_int;
+use crate::writer::Writer;
 use core::fmt::{self, Write};
-
-/// Writes through a fixed stack buffer to a file descriptor.
-pub struct FdWriter {
-    fd: c_int,
-    buf: [u8; 1024],
-    len: usize,
-}
-
-impl FdWriter {
-    /// A writer to `fd`.
-    pub fn new(fd: c_int) -> Self {
-        FdWriter {
-            fd,
-            buf: [0; 1024],
-            len: 0,
-        }
-    }
-
-    /// Writes out what is buffered.
-    pub fn flush(&mut self) {
-        let mut done = 0;
-        while done < self.len {
-            // SAFETY: writes initialised bytes of our own buffer.
-            let n =
-                unsafe { libc::write(self.fd, self.buf[done..].as_ptr().cast(), self.len - done) };
-            if n <= 0 {
-                break;
-            }
-            done += n as usize;
-        }
-        self.len = 0;
-    }
-}
-
-impl Write for FdWriter {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for chunk in s.as_bytes().chunks(self.buf.len()) {
-            if self.len + chunk.len() > self.buf.len() {
-                self.flush();
-            }
-            self.buf[self.len..self.len + chunk.len()].copy_from_slice(chunk);
-            self.len += chunk.len();
-        }
-        Ok(())
-    }
-}
-
-impl Drop for FdWriter {
-    fn drop(&mut self) {
-        self.flush();
-    }
-}
-
-/// A fixed, NUL-terminated buffer to format into without allocating.
-#[cfg(target_os = "linux")]
-pub struct StackBuf<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-}
-
-#[cfg(target_os = "linux")]
-impl<const N: usize> StackBuf<N> {
-    /// An empty buffer.
-    pub fn new() -> Self {
-        StackBuf { buf: [0; N], len: 0 }
-    }
-
-    /// What was written, as a C string (the buffer always keeps a NUL).
-    pub fn as_c_str(&self) -> &core::ffi::CStr {
-        core::ffi::CStr::from_bytes_until_nul(&self.buf).unwrap_or_default()
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl<const N: usize> Write for StackBuf<N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        if end >= N {
-            return Err(fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
 
 /// Bytes, with a binary unit for people and the exact figure for scripts.
 struct Bytes(u64);
@@ -235,7 +150,7 @@ pub fn report_at_exit() {
         return;
     }
     {
-        let mut w = FdWriter::new(fd);
+        let mut w = Writer::new(fd);
         let _ = write_report(&mut w);
     }
     if fd != 2 {

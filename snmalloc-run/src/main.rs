@@ -15,6 +15,10 @@ mod compare;
 #[cfg(not(any(target_os = "macos", windows)))]
 mod elf;
 mod pe;
+// The library's environment options, named once (src/options.rs).
+#[path = "../../src/options.rs"]
+#[allow(dead_code)]
+mod options;
 mod platform;
 #[cfg(windows)]
 mod windows;
@@ -166,18 +170,21 @@ fn parse(mut it: impl Iterator<Item = OsString>) -> Args {
 fn find_library(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
-    let mut dirs = vec![
+    #[cfg(unix)]
+    let system = platform::LIB_DIRS;
+    #[cfg(not(unix))]
+    let system: &[&str] = &[];
+    let dirs = [
         dir.to_path_buf(),
         dir.join("../lib"),
         // Debian's name for this machine's directory under /usr/lib.
         dir.join("../lib")
             .join(format!("{}-linux-gnu", std::env::consts::ARCH)),
         dir.join("deps"),
-    ];
-    #[cfg(unix)]
-    dirs.extend(platform::LIB_DIRS.iter().map(PathBuf::from));
-    dirs.iter()
-        .flat_map(|d| [d.join(name), d.join(format!("{name}.0"))])
+    ]
+    .into_iter()
+    .chain(system.iter().map(PathBuf::from));
+    dirs.flat_map(|d| [d.join(name), d.join(format!("{name}.0"))])
         .find(|p| p.is_file())
         .and_then(|p| p.canonicalize().ok())
 }
@@ -320,16 +327,17 @@ fn main() {
     let mut c = Command::new(&a.cmd[0]);
     c.args(&a.cmd[1..]).env(PRELOAD_VAR, preload_value(&lib));
     if a.stats || a.profile {
-        c.env("SNMALLOC_STATS", "1");
+        c.env(option(options::STATS), "1");
     }
     if let Some(f) = &a.stats_file {
-        c.env("SNMALLOC_STATS", "1").env("SNMALLOC_STATS_FILE", f);
+        c.env(option(options::STATS), "1")
+            .env(option(options::STATS_FILE), f);
     }
     if a.verbose {
-        c.env("SNMALLOC_VERBOSE", "1");
+        c.env(option(options::VERBOSE), "1");
     }
     if let Some(d) = &a.decay {
-        c.env("SNMALLOC_DECAY", d);
+        c.env(option(options::DECAY), d);
     }
     let err = c.exec();
     fail(
@@ -340,4 +348,9 @@ fn main() {
         },
         format!("cannot run {}: {err}", a.cmd[0].to_string_lossy()),
     )
+}
+
+/// An environment option's name (src/options.rs) as `Command::env` takes it.
+fn option(name: &std::ffi::CStr) -> &str {
+    name.to_str().expect("option names are ASCII")
 }

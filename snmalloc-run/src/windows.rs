@@ -157,7 +157,7 @@ pub fn run(cmd: &[std::ffi::OsString], dll: &Path, verbose: bool) -> i32 {
     let mut c = Command::new(&cmd[0]);
     c.args(&cmd[1..]).creation_flags(CREATE_SUSPENDED);
     if verbose {
-        c.env("SNMALLOC_VERBOSE", "1");
+        c.env(crate::option(crate::options::VERBOSE), "1");
     }
     let mut child = c.spawn().unwrap_or_else(|e| {
         crate::fail(

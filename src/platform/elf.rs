@@ -3,11 +3,11 @@
 //! `exit`, after the program's own `atexit` handlers.
 
 extern "C" fn on_load() {
-    super::init();
+    crate::lifecycle::on_load();
 }
 
 extern "C" fn on_exit() {
-    super::fini();
+    crate::lifecycle::on_exit();
 }
 
 #[used]

@@ -3,12 +3,13 @@
 //!
 //! - `set_errno(err)`: the calling thread's `errno`.
 //! - `program_name()`: the running program's name, for the exit report.
-//! - the platform's way to run [`init`] when the library is loaded and
-//!   [`fini`] when the process exits, with no allocation needed to register
-//!   them.
-//! - on macOS, the interposition of the system allocator (`macos.rs`).
-//! - on Windows, the redirection of the C runtime's allocator
-//!   (`windows/`), which replaces all of the above.
+//! - `write_out(sink, bytes)`: one `write` to a file descriptor (Unix) or
+//!   to stderr (Windows), for `crate::writer`.
+//! - the platform's way to run `crate::lifecycle::on_load` when the
+//!   library is loaded and `on_exit` when the process exits, with no
+//!   allocation needed to register them.
+//! - on Windows, only the Win32 declarations (`windows_sys.rs`) and
+//!   `write_out`: loading is the CRT redirection's (`crate::export::windows`).
 
 #[cfg(any(target_os = "freebsd", target_os = "macos"))]
 mod bsd;
@@ -20,7 +21,7 @@ mod linux;
 mod macos;
 
 #[cfg(windows)]
-mod windows;
+pub mod windows_sys;
 
 // FreeBSD needs nothing beyond `bsd` and `elf`; its allocator extras are
 // jemalloc's API (`crate::jemalloc_api`).
@@ -29,50 +30,29 @@ pub use bsd::{program_name, set_errno};
 #[cfg(target_os = "linux")]
 pub use linux::{program_name, set_errno};
 
+/// Writes some of `bytes` to the file descriptor `fd`; how many, or `None`
+/// on an error.
 #[cfg(unix)]
-/// Reads the options, finds the allocator that owns foreign blocks (so that
-/// no thread ever meets that one-time lookup half done), and says hello if
-/// asked to.
-fn init() {
-    crate::config::load();
-    // SAFETY: a dlsym lookup; it allocates nothing through a foreign path.
-    unsafe { crate::ffi::snrs_resolve_foreign() };
-    if crate::config::get().verbose {
-        use core::fmt::Write;
-        let mut w = crate::stats::FdWriter::new(2);
-        // SAFETY: getpid has no preconditions.
-        let pid = unsafe { libc::getpid() };
-        let kind = if cfg!(feature = "profile") {
-            " (profiling build)"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            w,
-            "snmalloc-rs {}{kind}: serving allocations of pid {pid}{}",
-            env!("CARGO_PKG_VERSION"),
-            pagemap()
-        );
-    }
+pub fn write_out(fd: core::ffi::c_int, bytes: &[u8]) -> Option<usize> {
+    // SAFETY: writes initialised bytes of a live slice.
+    let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    usize::try_from(n).ok()
 }
 
-/// Which pagemap serves the process, where the library has two.
-#[cfg(unix)]
-fn pagemap() -> &'static str {
-    #[cfg(all(
-        target_os = "linux",
-        target_env = "gnu",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    // SAFETY: reads a value decided at load.
-    if unsafe { crate::ffi::snrs_flavour() } == 2 {
-        return " (compact pagemap: the process has a memory limit)";
-    }
-    ""
-}
-
-/// The exit report.
-#[cfg(unix)]
-fn fini() {
-    crate::stats::report_at_exit();
+/// Writes some of `bytes` to the process's stderr (`crate::writer`'s
+/// sink on Windows); how many, or `None` when there is no stderr.
+#[cfg(windows)]
+pub fn write_out(_stderr: crate::writer::Stderr, bytes: &[u8]) -> Option<usize> {
+    use windows_sys as sys;
+    let mut written = 0u32;
+    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    // SAFETY: writes our own buffer to the process's stderr handle.
+    let ok = unsafe {
+        let h = sys::GetStdHandle(sys::STD_ERROR_HANDLE);
+        if h.is_null() || h as isize == -1 {
+            return None;
+        }
+        sys::WriteFile(h, bytes.as_ptr(), len, &mut written, core::ptr::null_mut())
+    };
+    (ok != 0).then_some(written as usize)
 }

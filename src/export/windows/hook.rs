@@ -18,8 +18,8 @@ use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::ptr::null_mut;
 
-use super::sys;
 use super::x64;
+use crate::platform::windows_sys as sys;
 
 /// Bytes written over each function's entry.
 const PATCH: usize = 5;

@@ -11,10 +11,11 @@
 
 mod crt;
 mod hook;
-mod sys;
+use crate::platform::windows_sys as sys;
 #[allow(dead_code)] // Parts are only used by the unit tests.
 pub mod x64;
 
+use crate::writer::Writer;
 use core::ffi::c_void;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -38,48 +39,6 @@ static VERBOSE: AtomicBool = AtomicBool::new(false);
 static SLOTS: [AtomicUsize; crt::SLOTS] = [const { AtomicUsize::new(0) }; crt::SLOTS];
 /// Held while a module is being redirected.
 static BUSY: AtomicBool = AtomicBool::new(false);
-
-/// A line on stderr, written with WriteFile from a stack buffer.
-struct Line {
-    buf: [u8; 1024],
-    len: usize,
-}
-
-impl Line {
-    fn new() -> Self {
-        Line {
-            buf: [0; 1024],
-            len: 0,
-        }
-    }
-
-    fn emit(mut self) {
-        let _ = self.write_str("\r\n");
-        let mut written = 0u32;
-        // SAFETY: writes our own buffer to the process's stderr handle.
-        unsafe {
-            let h = sys::GetStdHandle(sys::STD_ERROR_HANDLE);
-            if !h.is_null() && h as isize != -1 {
-                sys::WriteFile(
-                    h,
-                    self.buf.as_ptr(),
-                    self.len as u32,
-                    &mut written,
-                    core::ptr::null_mut(),
-                );
-            }
-        }
-    }
-}
-
-impl Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
 
 fn env_flag(name: &[u8]) -> bool {
     let mut v = [0u8; 16];
@@ -111,7 +70,10 @@ fn crt_name(base_name: &[u16]) -> Option<&'static str> {
 }
 
 fn init() {
-    VERBOSE.store(env_flag(b"SNMALLOC_VERBOSE\0"), Ordering::Relaxed);
+    VERBOSE.store(
+        env_flag(crate::options::VERBOSE.to_bytes_with_nul()),
+        Ordering::Relaxed,
+    );
     // An allocator must never be unloaded while its memory is live.
     let mut me = core::ptr::null_mut();
     // SAFETY: pins the module containing this function.
@@ -123,7 +85,7 @@ fn init() {
         )
     };
     if VERBOSE.load(Ordering::Relaxed) {
-        let mut l = Line::new();
+        let mut l = Writer::stderr();
         // SAFETY: no preconditions.
         let pid = unsafe { sys::GetCurrentProcessId() };
         let _ = write!(
@@ -131,7 +93,7 @@ fn init() {
             "snmalloc-rs {}: serving allocations of pid {pid}",
             env!("CARGO_PKG_VERSION")
         );
-        l.emit();
+        l.end_line();
     }
     // snmalloc's first allocation initialises its Windows PAL, which
     // registers an atexit destructor: that must reach the CRT's own malloc,
@@ -156,9 +118,9 @@ fn init() {
         sys::LdrRegisterDllNotification(0, on_dll_event, core::ptr::null_mut(), &mut cookie)
     };
     if status != 0 {
-        let mut l = Line::new();
+        let mut l = Writer::stderr();
         let _ = write!(l, "snmalloc-rs: C runtimes loaded later will not be redirected (LdrRegisterDllNotification: {status:#x})");
-        l.emit();
+        l.end_line();
     }
 }
 
@@ -200,14 +162,23 @@ fn redirect_locked(name: &str, module: *mut c_void) {
         return;
     }
     let Some(slot) = SLOTS.iter().position(|s| s.load(Ordering::Relaxed) == 0) else {
-        let mut l = Line::new();
+        let mut l = Writer::stderr();
         let _ = write!(
             l,
             "snmalloc-rs: left {name} alone: more C runtimes than {} in one process",
             crt::SLOTS
         );
-        l.emit();
+        l.end_line();
         return;
+    };
+    // Every entry fits in the patch tables, and every name in `cname`.
+    const _: () = assert!(crt::NAMES.len() <= hook::MAX, "hook::MAX < crt::NAMES");
+    const _: () = {
+        let mut i = 0;
+        while i < crt::NAMES.len() {
+            assert!(crt::NAMES[i].0.len() < 40, "a CRT name longer than cname");
+            i += 1;
+        }
     };
     let mut targets = [hook::Target {
         at: core::ptr::null_mut(),
@@ -263,16 +234,16 @@ fn redirect_locked(name: &str, module: *mut c_void) {
                 )
             };
             if VERBOSE.load(Ordering::Relaxed) {
-                let mut l = Line::new();
+                let mut l = Writer::stderr();
                 let _ = write!(l, "snmalloc-rs: redirected {n} functions of {name}:");
                 for &i in &which[..n] {
                     let _ = write!(l, " {}", crt::NAMES[i].0);
                 }
-                l.emit();
+                l.end_line();
             }
         }
         Err(refusal) => {
-            let mut l = Line::new();
+            let mut l = Writer::stderr();
             let _ = write!(
                 l,
                 "snmalloc-rs: left {name} alone: cannot move the first instructions of {} ({}; bytes",
@@ -283,7 +254,7 @@ fn redirect_locked(name: &str, module: *mut c_void) {
                 let _ = write!(l, " {b:02x}");
             }
             let _ = write!(l, ")");
-            l.emit();
+            l.end_line();
         }
     }
 }

@@ -47,7 +47,7 @@ pub enum Kind {
     AlignedOffsetRecalloc,
 }
 
-const KINDS: usize = 15;
+const KINDS: usize = Kind::AlignedOffsetRecalloc as usize + 1;
 
 /// Every exported name that is an allocation entry point, and what it is.
 /// The `_base` variants are what `malloc` & co. call inside the Universal
@@ -147,12 +147,14 @@ pub fn replacement(slot: usize, index: usize) -> usize {
     let id = slot * VARIANTS + variant(index);
     let k = NAMES[index].1;
     macro_rules! per_id {
-        ($($e:literal)*) => {
+        ($($e:literal)*) => {{
+            // Every (slot, variant) has its instantiation.
+            const _: () = assert!([$($e),*].len() == IDS, "per_id! must list 0..IDS");
             match id {
                 $($e => table::<$e>(k),)*
                 _ => unreachable!("slot or variant out of range"),
             }
-        };
+        }};
     }
     per_id!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31)
 }

@@ -1,0 +1,50 @@
+//! What the library does when it is loaded and when the process exits
+//! (Unix; the platform modules call these from their initialiser and
+//! finaliser entries): read the options, settle where foreign blocks go,
+//! say hello if asked to, and print the exit report.
+
+/// Reads the options, finds the allocator that owns foreign blocks (so that
+/// no thread ever meets that one-time lookup half done), and says hello if
+/// asked to.
+pub fn on_load() {
+    crate::config::load();
+    // SAFETY: a dlsym lookup; it allocates nothing through a foreign path.
+    unsafe { crate::ffi::snrs_resolve_foreign() };
+    if crate::config::get().verbose {
+        use core::fmt::Write;
+        let mut w = crate::writer::Writer::stderr();
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() };
+        let kind = if cfg!(feature = "profile") {
+            " (profiling build)"
+        } else {
+            ""
+        };
+        let _ = write!(
+            w,
+            "snmalloc-rs {}{kind}: serving allocations of pid {pid}{}",
+            env!("CARGO_PKG_VERSION"),
+            pagemap()
+        );
+        w.end_line();
+    }
+}
+
+/// Which pagemap serves the process, where the library has two.
+fn pagemap() -> &'static str {
+    #[cfg(all(
+        target_os = "linux",
+        target_env = "gnu",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    // SAFETY: reads a value decided at load.
+    if unsafe { crate::ffi::snrs_flavour() } == 2 {
+        return " (compact pagemap: the process has a memory limit)";
+    }
+    ""
+}
+
+/// The exit report.
+pub fn on_exit() {
+    crate::stats::report_at_exit();
+}

@@ -1,0 +1,17 @@
+//! The environment options of the library, named once: read by the library
+//! (`config.rs`, the Windows redirection) and set by the launcher, which
+//! includes this file. The README's table says what each does.
+//! (`SNMALLOC_PAGEMAP` is read by the C++ side before any Rust code runs:
+//! `snmalloc-rs-sys/shim/flavour.h`.)
+
+use core::ffi::CStr;
+
+/// `SNMALLOC_STATS`: print a report at exit.
+pub const STATS: &CStr = c"SNMALLOC_STATS";
+/// `SNMALLOC_STATS_FILE`: append the report to this file instead of stderr.
+pub const STATS_FILE: &CStr = c"SNMALLOC_STATS_FILE";
+/// `SNMALLOC_VERBOSE`: say on stderr when the library takes over.
+pub const VERBOSE: &CStr = c"SNMALLOC_VERBOSE";
+/// `SNMALLOC_DECAY`: how long freed memory may be kept before it goes back
+/// to the OS (milliseconds, `0` for at once, `kernel` for MADV_FREE).
+pub const DECAY: &CStr = c"SNMALLOC_DECAY";

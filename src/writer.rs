@@ -1,0 +1,120 @@
+//! Formatting without allocating, for everything the library prints (the
+//! exit report, the verbose line, the Windows messages): a fixed stack
+//! buffer written out to a file descriptor (Unix) or to stderr's handle
+//! (Windows). Nothing here can call into an allocator that is not ready,
+//! or disturb the figures it prints.
+
+use core::fmt::{self, Write};
+
+/// Where a [`Writer`] writes: a file descriptor on Unix.
+#[cfg(unix)]
+pub type Sink = core::ffi::c_int;
+
+/// Where a [`Writer`] writes: stderr on Windows (the only sink there).
+#[cfg(windows)]
+pub type Sink = Stderr;
+
+/// The process's stderr (Windows).
+#[cfg(windows)]
+#[derive(Clone, Copy)]
+pub struct Stderr;
+
+/// Writes through a fixed stack buffer; what is buffered goes out when the
+/// buffer fills and when the writer is dropped.
+pub struct Writer {
+    sink: Sink,
+    buf: [u8; 1024],
+    len: usize,
+}
+
+impl Writer {
+    /// A writer to `sink`.
+    pub fn new(sink: Sink) -> Self {
+        Writer {
+            sink,
+            buf: [0; 1024],
+            len: 0,
+        }
+    }
+
+    /// A writer to the process's stderr.
+    pub fn stderr() -> Self {
+        #[cfg(unix)]
+        return Writer::new(2);
+        #[cfg(windows)]
+        return Writer::new(Stderr);
+    }
+
+    /// Ends the line (CRLF on Windows) and writes everything out.
+    pub fn end_line(mut self) {
+        let _ = self.write_str(if cfg!(windows) { "\r\n" } else { "\n" });
+    }
+
+    /// Writes out what is buffered (as much as the sink takes).
+    pub fn flush(&mut self) {
+        let mut done = 0;
+        while done < self.len {
+            match crate::platform::write_out(self.sink, &self.buf[done..self.len]) {
+                Some(n) if n > 0 => done += n,
+                _ => break,
+            }
+        }
+        self.len = 0;
+    }
+}
+
+impl Write for Writer {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for chunk in s.as_bytes().chunks(self.buf.len()) {
+            if self.len + chunk.len() > self.buf.len() {
+                self.flush();
+            }
+            self.buf[self.len..self.len + chunk.len()].copy_from_slice(chunk);
+            self.len += chunk.len();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// A fixed, NUL-terminated buffer to format into without allocating (for
+/// text handed to C, such as `malloc_info`'s XML).
+#[cfg(target_os = "linux")]
+pub struct StackBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+#[cfg(target_os = "linux")]
+impl<const N: usize> StackBuf<N> {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        StackBuf {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    /// What was written, as a C string (the buffer always keeps a NUL).
+    pub fn as_c_str(&self) -> &core::ffi::CStr {
+        core::ffi::CStr::from_bytes_until_nul(&self.buf).unwrap_or_default()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl<const N: usize> Write for StackBuf<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end >= N {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
