@@ -115,7 +115,11 @@ link() { # link TARGET NAME
 put 755 "$rel/snmalloc-run" "$prefix/bin/snmalloc-run"
 put 755 "$rel/libsnmalloc_rs.so" "$libdir/libsnmalloc_rs.so.0"
 link libsnmalloc_rs.so.0 "$libdir/libsnmalloc_rs.so"
-put 644 "$rel/libsnmalloc_rs.a" "$libdir/libsnmalloc_rs.a"
+# The static library carries the Rust standard library's debug info (a
+# third of its size): not for a system package.
+cp "$rel/libsnmalloc_rs.a" "$stage/libsnmalloc_rs.a"
+if command -v strip >/dev/null; then strip --strip-debug "$stage/libsnmalloc_rs.a"; fi
+put 644 "$stage/libsnmalloc_rs.a" "$libdir/libsnmalloc_rs.a"
 put 755 target/profile/release/libsnmalloc_rs_profile.so "$libdir/libsnmalloc_rs_profile.so.0"
 put 644 preload/include/snmalloc_rs.h "$prefix/include/snmalloc_rs.h"
 put 644 "$stage/snmalloc_rs.pc" "$libdir/pkgconfig/snmalloc_rs.pc"

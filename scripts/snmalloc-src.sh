@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints the upstream/src folder of the snmalloc-sys version pinned in
-# Cargo.toml, fetching it into Cargo's registry if needed.
+# snmalloc-rs-sys/Cargo.toml, fetching it into Cargo's registry if needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${SNMALLOC_SYS_SRC:-}" ]; then echo "$SNMALLOC_SYS_SRC"; exit 0; fi

@@ -121,7 +121,14 @@ pub fn variant(name: &str, features: &str) -> PathBuf {
             "--target-dir",
         ])
         .arg(&target)
-        .args(["--features", &format!("snmalloc-rs/{features}")])
+        .arg("--features")
+        .arg(
+            features
+                .split(',')
+                .map(|f| format!("snmalloc-rs/{f}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
         .env_remove("RUSTFLAGS")
         .status()
         .expect("run cargo");
