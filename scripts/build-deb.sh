@@ -4,8 +4,10 @@
 #   /usr/bin/snmalloc-run, /usr/include/snmalloc_rs.h,
 #   /usr/lib/<multiarch>/pkgconfig/snmalloc_rs.pc
 # The files are staged by scripts/install.sh (one list of what is
-# installed, for both), then packed by dpkg-deb, which every Debian system
-# has. Inspect: dpkg-deb -c target/debian/*.deb; install: sudo apt install
+# installed, for both), linked against glibc 2.28's symbol versions
+# (install.sh --glibc; SNMALLOC_RS_DEB_GLIBC overrides) so that the package
+# installs on Debian 11, Ubuntu 20.04 and later, then packed by dpkg-deb,
+# which every Debian system has. Inspect: dpkg-deb -c target/debian/*.deb; install: sudo apt install
 # ./target/debian/snmalloc-rs_*.deb.
 #   scripts/build-deb.sh [--no-build]
 # Prints the path of the package. Exit status: 0 built, 1 a step failed.
@@ -17,19 +19,25 @@ version=$(cargo pkgid -p snmalloc-rs-preload | sed 's/.*[#@]//')
 root=target/debian/root
 rm -rf "$root"
 mkdir -p "$root/DEBIAN"
-DESTDIR=$PWD/$root scripts/install.sh --prefix /usr --libdir "/usr/lib/$multiarch" "$@" >&2
+DESTDIR=$PWD/$root scripts/install.sh --prefix /usr --libdir "/usr/lib/$multiarch" \
+  --glibc "${SNMALLOC_RS_DEB_GLIBC:-2.28}" "$@" >&2
 
 # The oldest glibc the library and the launcher can load on: the highest
 # symbol version they import.
 glibc=$(objdump -T "$root/usr/lib/$multiarch/libsnmalloc_rs.so.0" "$root/usr/bin/snmalloc-run" |
   grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+depends="libc6 (>= $glibc)"
+if readelf -d "$root/usr/lib/$multiarch/libsnmalloc_rs.so.0" "$root/usr/bin/snmalloc-run" |
+  grep -q 'NEEDED.*libgcc_s'; then
+  depends="$depends, libgcc-s1"
+fi
 install -D -m 644 LICENSE "$root/usr/share/doc/snmalloc-rs/copyright"
 cat >"$root/DEBIAN/control" <<EOF
 Package: snmalloc-rs
 Version: $version-1
 Architecture: $arch
 Maintainer: The snmalloc-rs developers <snmalloc-rs@users.noreply.github.com>
-Depends: libc6 (>= $glibc), libgcc-s1
+Depends: $depends
 Section: libs
 Priority: optional
 Description: snmalloc as the allocator of any program (LD_PRELOAD)

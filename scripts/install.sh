@@ -7,8 +7,13 @@
 #   LIBDIR/libsnmalloc_rs_profile.so.0          for snmalloc-run --profile
 #   PREFIX/include/snmalloc_rs.h, LIBDIR/pkgconfig/snmalloc_rs.pc
 #
-#   scripts/install.sh [--prefix DIR] [--libdir DIR] [--no-build]
+#   scripts/install.sh [--prefix DIR] [--libdir DIR] [--glibc 2.28] [--no-build]
 #   scripts/install.sh --uninstall [--prefix DIR]
+#
+# --glibc VERSION links the libraries and the launcher against that glibc's
+# symbol versions (zig, from PyPI's ziglang, installed into target/tools
+# when python3 has no ziglang), so that they load on older systems (Debian
+# 11, Ubuntu 20.04, RHEL 8: 2.28); scripts/build-deb.sh uses it.
 #
 # PREFIX defaults to /usr/local (also read from $PREFIX), LIBDIR to
 # PREFIX/lib; DESTDIR stages the files elsewhere (packaging). Run it as
@@ -25,12 +30,16 @@ prefix=${PREFIX:-/usr/local}
 libdir=""
 build=1
 uninstall=0
+glibc=""
+extra_env=()
 while [ $# -gt 0 ]; do
   case $1 in
     --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
     --prefix=*) prefix=${1#*=}; shift ;;
     --libdir) libdir=${2:?--libdir needs a directory}; shift 2 ;;
     --libdir=*) libdir=${1#*=}; shift ;;
+    --glibc) glibc=${2:?--glibc needs a version, such as 2.28}; shift 2 ;;
+    --glibc=*) glibc=${1#*=}; shift ;;
     --no-build) build=0; shift ;;
     --uninstall) uninstall=1; shift ;;
     -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -71,30 +80,72 @@ fi
 cargo_cmd() {
   # Under sudo, root's PATH has no cargo: build as the invoking user.
   if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-    sudo -u "$SUDO_USER" -H bash -lc 'cd "$0" && PATH="$HOME/.cargo/bin:$PATH" exec cargo "$@"' "$root" "$@"
+    sudo -u "$SUDO_USER" -H env "${extra_env[@]}" bash -lc 'cd "$0" && PATH="$HOME/.cargo/bin:$PATH" exec cargo "$@"' "$root" "$@"
   elif command -v cargo >/dev/null; then
-    cargo "$@"
+    env "${extra_env[@]}" cargo "$@"
   elif [ -x "$HOME/.cargo/bin/cargo" ]; then
-    "$HOME/.cargo/bin/cargo" "$@"
+    env "${extra_env[@]}" "$HOME/.cargo/bin/cargo" "$@"
   else
     echo "install.sh: cargo not found: install Rust (https://rustup.rs) or pass --no-build" >&2
     exit 1
   fi
 }
 
-if [ $build -eq 1 ]; then
-  step "building the library and the launcher (cargo build --release; minutes the first time)"
-  cargo_cmd build --release -p snmalloc-rs-preload -p snmalloc-run
-  step "building the profiling library (its own target directory: its features must not reach the first)"
-  cargo_cmd build --release -p snmalloc-rs-profile --target-dir target/profile
+# Where each build goes: the default one in Cargo's usual places (the
+# profiling library in target/profile, as the tests build it); one for an
+# older glibc in target/glibc-VERSION, for the explicit target triple so
+# that build scripts are linked as usual.
+if [ -n "$glibc" ]; then
+  triple=$(uname -m)-unknown-linux-gnu
+  dir=target/glibc-$glibc
+  rel=$dir/$triple/release
+  prof=$rel
+  build_args=(--target "$triple" --target-dir "$dir")
+  prof_args=("${build_args[@]}")
+else
+  rel=target/release
+  prof=target/profile/release
+  build_args=()
+  prof_args=(--target-dir target/profile)
 fi
 
-rel=target/release
+if [ $build -eq 1 ] && [ -n "$glibc" ]; then
+  zig_python=python3
+  if ! python3 -m ziglang version >/dev/null 2>&1; then
+    zig_python=$root/target/tools/zig/bin/python3
+    if ! "$zig_python" -m ziglang version >/dev/null 2>&1; then
+      step "installing zig (PyPI ziglang) into target/tools/zig, for linking against glibc $glibc"
+      python3 -m venv "$root/target/tools/zig"
+      "$zig_python" -m pip install --quiet ziglang
+    fi
+  fi
+  linker_var=CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER
+  extra_env=("$linker_var=$root/scripts/zig-linker.sh" "SNMALLOC_RS_GLIBC=$glibc"
+    "SNMALLOC_RS_ZIG_PYTHON=$zig_python")
+fi
+
+if [ $build -eq 1 ]; then
+  step "building the library and the launcher (cargo build --release${glibc:+, for glibc $glibc}; minutes the first time)"
+  cargo_cmd build --release -p snmalloc-rs-preload -p snmalloc-run "${build_args[@]}"
+  step "building the profiling library (on its own: its features must not reach the first)"
+  cargo_cmd build --release -p snmalloc-rs-profile "${prof_args[@]}"
+fi
+
 for f in "$rel/libsnmalloc_rs.so" "$rel/libsnmalloc_rs.a" "$rel/snmalloc-run" \
-  target/profile/release/libsnmalloc_rs_profile.so; do
+  "$prof/libsnmalloc_rs_profile.so"; do
   [ -f "$f" ] || { echo "install.sh: $f is missing: build first (without --no-build)" >&2; exit 1; }
 done
 version=$(cargo_cmd pkgid -p snmalloc-rs-preload 2>/dev/null | sed 's/.*[#@]//')
+if [ -n "$glibc" ]; then
+  # Refuse a build that would not load where it is meant to.
+  newest=$(objdump -T "$rel/libsnmalloc_rs.so" "$rel/snmalloc-run" "$prof/libsnmalloc_rs_profile.so" |
+    grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+  if [ "$(printf '%s\n%s\n' "$newest" "$glibc" | sort -V | tail -1)" != "$glibc" ]; then
+    echo "install.sh: the build needs glibc $newest, newer than $glibc" >&2
+    exit 1
+  fi
+  step "the build needs glibc $newest at most"
+fi
 
 step "installing into ${dest}${prefix} (libraries in ${dest}${libdir})"
 stage=$(mktemp -d)
@@ -120,7 +171,7 @@ link libsnmalloc_rs.so.0 "$libdir/libsnmalloc_rs.so"
 cp "$rel/libsnmalloc_rs.a" "$stage/libsnmalloc_rs.a"
 if command -v strip >/dev/null; then strip --strip-debug "$stage/libsnmalloc_rs.a"; fi
 put 644 "$stage/libsnmalloc_rs.a" "$libdir/libsnmalloc_rs.a"
-put 755 target/profile/release/libsnmalloc_rs_profile.so "$libdir/libsnmalloc_rs_profile.so.0"
+put 755 "$prof/libsnmalloc_rs_profile.so" "$libdir/libsnmalloc_rs_profile.so.0"
 put 644 preload/include/snmalloc_rs.h "$prefix/include/snmalloc_rs.h"
 put 644 "$stage/snmalloc_rs.pc" "$libdir/pkgconfig/snmalloc_rs.pc"
 
