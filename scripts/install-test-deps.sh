@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests run under the library: a C/C++ compiler, binutils
-# (nm), python3, sqlite3 and git. Debian/Ubuntu; uses sudo when not root.
+# (nm), python3, sqlite3, git, patchelf (snmalloc-run --add-needed) and
+# musl-tools (musl programs).
+# Debian/Ubuntu; uses sudo when not root.
 set -euo pipefail
 
 need=()
@@ -10,6 +12,8 @@ command -v nm >/dev/null || need+=(binutils)
 command -v python3 >/dev/null || need+=(python3)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v git >/dev/null || need+=(git)
+command -v patchelf >/dev/null || need+=(patchelf)
+command -v musl-gcc >/dev/null || need+=(musl-tools)
 [ -e /usr/include/stdio.h ] || need+=(libc6-dev)
 
 if [ ${#need[@]} -eq 0 ]; then

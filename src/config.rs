@@ -7,7 +7,7 @@
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, CStr};
 
-pub use crate::options::{DECAY, STATS, STATS_FILE, VERBOSE};
+pub use crate::options::{DECAY, REPORT_PID, STATS, STATS_FILE, VERBOSE};
 
 /// What `SNMALLOC_DECAY` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +55,8 @@ pub struct Options {
     pub stats: bool,
     /// Say so on stderr when the library is loaded.
     pub verbose: bool,
+    /// Only this process reports (0: every process).
+    report_pid: i32,
     stats_file: [u8; PATH_MAX],
     stats_file_len: usize,
 }
@@ -64,9 +66,18 @@ impl Options {
         Options {
             stats: false,
             verbose: false,
+            report_pid: 0,
             stats_file: [0; PATH_MAX],
             stats_file_len: 0,
         }
+    }
+
+    /// Whether the calling process is one that reports (`SNMALLOC_REPORT_PID`):
+    /// asked at load and again at exit, since a forked child keeps the
+    /// options its parent read.
+    pub fn reports_here(&self) -> bool {
+        // SAFETY: getpid has no preconditions.
+        self.report_pid == 0 || self.report_pid == unsafe { libc::getpid() }
     }
 
     /// The report's file, NUL-terminated, or `None` for stderr.
@@ -106,6 +117,13 @@ pub fn load() {
     let mut o = Options::new();
     o.stats = flag(STATS);
     o.verbose = flag(VERBOSE);
+    // SAFETY: as in `flag`.
+    let pid: *const c_char = unsafe { libc::getenv(REPORT_PID.as_ptr()) };
+    if !pid.is_null() {
+        // SAFETY: NUL-terminated, from getenv.
+        let v = unsafe { CStr::from_ptr(pid) }.to_str().unwrap_or("");
+        o.report_pid = v.trim().parse().unwrap_or(0);
+    }
     // SAFETY: as in `flag`.
     let file: *const c_char = unsafe { libc::getenv(STATS_FILE.as_ptr()) };
     if !file.is_null() {

@@ -10,7 +10,8 @@ pub fn on_load() {
     crate::config::load();
     // SAFETY: a dlsym lookup; it allocates nothing through a foreign path.
     unsafe { crate::ffi::snrs_resolve_foreign() };
-    if crate::config::get().verbose {
+    let options = crate::config::get();
+    if options.verbose && options.reports_here() {
         use core::fmt::Write;
         let mut w = crate::writer::Writer::stderr();
         // SAFETY: getpid has no preconditions.
@@ -20,9 +21,10 @@ pub fn on_load() {
         } else {
             ""
         };
+        let program = crate::platform::program_name().to_str().unwrap_or("?");
         let _ = write!(
             w,
-            "snmalloc-rs {}{kind}: serving allocations of pid {pid}{}",
+            "snmalloc-rs {}{kind}: serving allocations of pid {pid} ({program}){}",
             env!("CARGO_PKG_VERSION"),
             pagemap()
         );

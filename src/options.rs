@@ -15,3 +15,7 @@ pub const VERBOSE: &CStr = c"SNMALLOC_VERBOSE";
 /// `SNMALLOC_DECAY`: how long freed memory may be kept before it goes back
 /// to the OS (milliseconds, `0` for at once, `kernel` for MADV_FREE).
 pub const DECAY: &CStr = c"SNMALLOC_DECAY";
+/// `SNMALLOC_REPORT_PID`: only the process with this pid prints the verbose
+/// line and the exit report (the launcher sets its own pid, which the
+/// program it `exec`s keeps; its children stay quiet unless `--children`).
+pub const REPORT_PID: &CStr = c"SNMALLOC_REPORT_PID";

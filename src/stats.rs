@@ -132,7 +132,7 @@ fn write_profile(out: &mut impl Write) -> fmt::Result {
 /// `SNMALLOC_STATS_FILE` if set, else to stderr.
 pub fn report_at_exit() {
     let opts = config::get();
-    if !opts.stats {
+    if !opts.stats || !opts.reports_here() {
         return;
     }
     let fd = match opts.stats_file() {

@@ -3,7 +3,7 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::ffi::OsString;
-use std::hash::Hasher;
+use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,6 +25,10 @@ pub struct Output<'a> {
     pub csv: Option<&'a Path>,
     /// The workload's name in the CSV.
     pub label: &'a str,
+    /// Do not compare what the runs print.
+    pub ignore_output: bool,
+    /// Compare the output without the lines containing any of these.
+    pub ignore_lines: &'a [String],
 }
 
 /// glibc, ours, every peer installed, those given with `--with`
@@ -71,22 +75,31 @@ struct Run {
     seconds: f64,
     max_rss_kib: u64,
     status: String,
+    /// A hash of the output as compared (ignored lines left out).
     output: u64,
+    /// That output, kept for the first run of each contender whose output
+    /// differs from the reference (to show where).
+    text: Option<String>,
 }
 
-struct HashWriter(DefaultHasher);
+/// The most output kept to show a difference.
+const KEPT_OUTPUT: usize = 16 << 20;
 
-impl std::io::Write for HashWriter {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.write(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// The output as compared: without the lines that contain an ignored text.
+fn compared(raw: &[u8], ignore: &[String]) -> String {
+    String::from_utf8_lossy(raw)
+        .split_inclusive('\n')
+        .filter(|l| !ignore.iter().any(|i| l.contains(i.as_str())))
+        .collect()
 }
 
-fn run_once(c: &Contender, cmd: &[OsString]) -> Run {
+fn hash(text: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+fn run_once(c: &Contender, cmd: &[OsString], out: &Output) -> (Run, String) {
     let mut command = Command::new(c.program.as_deref().unwrap_or(Path::new(&cmd[0])));
     command
         .args(&cmd[1..])
@@ -102,16 +115,19 @@ fn run_once(c: &Contender, cmd: &[OsString]) -> Run {
         Ok(c) => c,
         Err(e) => crate::fail(126, format!("cannot run {}: {e}", cmd[0].to_string_lossy())),
     };
-    let mut hash = HashWriter(DefaultHasher::new());
-    if let Some(mut out) = child.stdout.take() {
+    let mut raw = Vec::new();
+    if let Some(mut stdout) = child.stdout.take() {
         let mut buf = [0u8; 65536];
-        while let Ok(n) = out.read(&mut buf) {
+        while let Ok(n) = stdout.read(&mut buf) {
             if n == 0 {
                 break;
             }
-            std::io::Write::write_all(&mut hash, &buf[..n]).ok();
+            if !out.ignore_output && raw.len() < KEPT_OUTPUT {
+                raw.extend_from_slice(&buf[..n]);
+            }
         }
     }
+    let text = compared(&raw, out.ignore_lines);
     let mut status = 0;
     // SAFETY: rusage is plain data, filled by wait4.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -128,11 +144,31 @@ fn run_once(c: &Contender, cmd: &[OsString]) -> Run {
     } else {
         "?".to_string()
     };
-    Run {
-        seconds,
-        max_rss_kib: usage.ru_maxrss as u64 * MAXRSS_UNIT / 1024,
-        status,
-        output: hash.0.finish(),
+    (
+        Run {
+            seconds,
+            max_rss_kib: usage.ru_maxrss as u64 * MAXRSS_UNIT / 1024,
+            status,
+            output: hash(&text),
+            text: None,
+        },
+        text,
+    )
+}
+
+/// The first line where `b` differs from `a`, as a note.
+fn first_difference(a: &str, b: &str) -> String {
+    let (mut la, mut lb) = (a.lines(), b.lines());
+    let mut n = 1;
+    loop {
+        match (la.next(), lb.next()) {
+            (Some(x), Some(y)) if x == y => n += 1,
+            (x, y) => {
+                let show =
+                    |l: Option<&str>| l.map_or("(end of output)".to_string(), |l| format!("{l:?}"));
+                return format!("line {n}: glibc: {}, this: {}", show(x), show(y));
+            }
+        }
     }
 }
 
@@ -158,6 +194,7 @@ fn time(s: f64) -> String {
 pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize, out: &Output) -> i32 {
     let total = runs * contenders.len();
     let mut results: Vec<Vec<Run>> = contenders.iter().map(|_| Vec::new()).collect();
+    let mut reference: Option<(u64, String)> = None;
     for r in 0..runs {
         for (i, c) in contenders.iter().enumerate() {
             eprintln!(
@@ -166,9 +203,18 @@ pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize, out: &Output
                 c.name,
                 r + 1
             );
-            results[i].push(run_once(c, cmd));
+            let (mut run, text) = run_once(c, cmd, out);
+            match &reference {
+                None => reference = Some((run.output, text)),
+                Some((h, _)) if *h != run.output && results[i].iter().all(|r| r.text.is_none()) => {
+                    run.text = Some(text)
+                }
+                _ => {}
+            }
+            results[i].push(run);
         }
     }
+    let reference = reference.expect("at least one run");
     let base_time = median(results[0].iter().map(|r| r.seconds).collect());
     let base_rss = median(results[0].iter().map(|r| r.max_rss_kib as f64).collect());
     let w = contenders
@@ -182,7 +228,7 @@ pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize, out: &Output
         "allocator", "median", "min", "max", "time/glibc", "peak RSS", "RSS/glibc"
     );
     let mut notes = Vec::new();
-    let reference_output = results[0][0].output;
+    let reference_output = reference.0;
     for (c, rs) in contenders.iter().zip(&results) {
         let t = median(rs.iter().map(|r| r.seconds).collect());
         let min = rs.iter().map(|r| r.seconds).fold(f64::INFINITY, f64::min);
@@ -226,10 +272,23 @@ pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize, out: &Output
                 statuses.join(", ")
             ));
         }
-        if rs.iter().any(|r| r.output != reference_output) {
+        if !out.ignore_output && rs.iter().any(|r| r.output != reference_output) {
+            let differing = rs.iter().filter(|r| r.output != reference_output).count();
+            let where_ = rs
+                .iter()
+                .find_map(|r| r.text.as_deref())
+                .map(|t| {
+                    format!(
+                        "; first difference at {}",
+                        first_difference(&reference.1, t)
+                    )
+                })
+                .unwrap_or_default();
             notes.push(format!(
-                "{}: output differed from glibc's first run",
-                c.name
+                "{}: output of {differing} of {} runs differed from glibc's first run{where_} \
+                 (--ignore-lines TEXT or --ignore-output when that is expected)",
+                c.name,
+                rs.len()
             ));
         }
     }

@@ -1,19 +1,18 @@
 //! `snmalloc-run`: run any program with snmalloc-rs as its allocator, see
 //! what it did, and compare allocators on it.
 //!
-//! ```text
-//! snmalloc-run [--stats] [--stats-file F] [--profile] [--verbose] [--lib PATH] [--] CMD [ARGS...]
-//! snmalloc-run --compare [-n RUNS] [--] CMD [ARGS...]
-//! snmalloc-run --add-import APP.exe OUT.exe
-//! ```
+//! `snmalloc-run --help` (`cli.rs`) lists the options and exit statuses.
 
 // On Windows only injection and --add-import exist (no --compare, stats).
 #![cfg_attr(not(unix), allow(dead_code, unused_imports))]
 
+mod cli;
 #[cfg(unix)]
 mod compare;
 #[cfg(not(any(target_os = "macos", windows)))]
 mod elf;
+#[cfg(not(any(target_os = "macos", windows)))]
+mod needed;
 mod pe;
 // The library's environment options, named once (src/options.rs).
 #[path = "../../src/options.rs"]
@@ -29,138 +28,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
+use cli::{fail, status, Args};
 use platform::{LIB, PRELOAD_VAR, PROFILE_LIB};
-
-const USAGE: &str = "\
-usage: snmalloc-run [OPTIONS] [--] CMD [ARGS...]
-       snmalloc-run --compare [-n RUNS] [--] CMD [ARGS...]
-
-Runs CMD with snmalloc-rs preloaded as its allocator (same pid, exit status
-and signals as CMD itself).
-
-options:
-  --stats             print a report to stderr when the program exits
-  --stats-file FILE   append the report to FILE instead
-  --profile           use the profiling library: the report adds allocations
-                      and bytes by size class, cross-thread frees, peak live
-                      bytes and the largest allocation
-  --verbose           say on stderr when the library takes over
-  --decay MS          keep freed memory for reuse at most MS milliseconds
-                      (0: give it back at once; kernel: MADV_FREE, the
-                      kernel takes it when it needs memory; without it,
-                      the library's default)
-  --lib PATH          preload this library instead of the one installed
-  --compare           run CMD under glibc, snmalloc-rs and every other
-                      allocator installed (jemalloc, mimalloc, tcmalloc),
-                      interleaved, and print time and peak memory as ratios
-  -n RUNS             runs per allocator for --compare (default 5)
-  --with NAME=LIB     also compare the allocator preloaded from LIB
-  --alt NAME=PROGRAM  also compare another build of the program (run in
-                      CMD's place, with the same arguments, nothing preloaded)
-  --csv FILE          append one row per allocator to FILE (for scripts)
-  --label NAME        the workload's name in the CSV (default: CMD)
-  --add-import EXE OUT
-                      write OUT: a copy of the Windows program EXE that
-                      loads snmalloc_rs.dll at start (from its folder or
-                      PATH), making snmalloc its allocator for good
-  -h, --help          this text
-";
-
-/// What the command line asked for.
-#[derive(Default)]
-struct Args {
-    stats: bool,
-    stats_file: Option<OsString>,
-    profile: bool,
-    verbose: bool,
-    decay: Option<OsString>,
-    lib: Option<PathBuf>,
-    compare: bool,
-    runs: usize,
-    with: Vec<(String, PathBuf)>,
-    alt: Vec<(String, PathBuf)>,
-    csv: Option<PathBuf>,
-    label: Option<String>,
-    add_import: Option<(PathBuf, PathBuf)>,
-    cmd: Vec<OsString>,
-}
-
-pub fn fail(code: i32, msg: impl std::fmt::Display) -> ! {
-    eprintln!("snmalloc-run: {msg}");
-    exit(code)
-}
-
-fn parse(mut it: impl Iterator<Item = OsString>) -> Args {
-    let mut a = Args {
-        runs: 5,
-        ..Args::default()
-    };
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .unwrap_or_else(|| fail(2, format!("{name} needs a value")))
-        };
-        match arg.to_str() {
-            Some("--stats") => a.stats = true,
-            Some("--stats-file") => a.stats_file = Some(value("--stats-file")),
-            Some("--profile") => a.profile = true,
-            Some("--verbose") => a.verbose = true,
-            Some("--decay") => a.decay = Some(value("--decay")),
-            Some("--lib") => a.lib = Some(value("--lib").into()),
-            Some("--compare") => a.compare = true,
-            Some(flag @ ("--with" | "--alt")) => {
-                let v = value(flag);
-                let v = v.to_string_lossy();
-                let (name, path) = v
-                    .split_once('=')
-                    .unwrap_or_else(|| fail(2, format!("{flag} takes NAME=PATH")));
-                let list = if flag == "--with" {
-                    &mut a.with
-                } else {
-                    &mut a.alt
-                };
-                list.push((name.to_string(), PathBuf::from(path)));
-            }
-            Some("--csv") => a.csv = Some(value("--csv").into()),
-            Some("--add-import") => {
-                let exe = value("--add-import");
-                let out = value("--add-import");
-                a.add_import = Some((exe.into(), out.into()));
-                return a;
-            }
-            Some("--label") => a.label = Some(value("--label").to_string_lossy().into_owned()),
-            Some("-n") => {
-                let v = value("-n");
-                a.runs = v
-                    .to_str()
-                    .and_then(|s| s.parse().ok())
-                    .filter(|&n| n > 0)
-                    .unwrap_or_else(|| fail(2, "-n needs a positive number"));
-            }
-            Some("-h" | "--help") => {
-                print!("{USAGE}");
-                exit(0);
-            }
-            Some("--") => {
-                a.cmd.extend(it);
-                break;
-            }
-            Some(s) if s.starts_with('-') && a.cmd.is_empty() => {
-                fail(2, format!("unknown option {s}\n{USAGE}"))
-            }
-            _ => {
-                a.cmd.push(arg);
-                a.cmd.extend(it);
-                break;
-            }
-        }
-    }
-    if a.cmd.is_empty() && a.add_import.is_none() {
-        eprint!("{USAGE}");
-        exit(2);
-    }
-    a
-}
 
 /// `name` (or its versioned `name.0`) next to this executable, in ../lib
 /// or ../lib/<multiarch> (installed layouts: `scripts/install.sh`, the
@@ -192,7 +61,10 @@ fn find_library(name: &str) -> Option<PathBuf> {
 fn library(a: &Args) -> PathBuf {
     if let Some(lib) = &a.lib {
         if !lib.is_file() {
-            fail(127, format!("{}: no such library", lib.display()));
+            fail(
+                status::NO_LIBRARY,
+                format!("{}: no such library", lib.display()),
+            );
         }
         return lib.canonicalize().unwrap_or_else(|_| lib.clone());
     }
@@ -200,7 +72,7 @@ fn library(a: &Args) -> PathBuf {
     find_library(name).unwrap_or_else(|| {
         if a.profile {
             fail(
-                127,
+                status::NO_LIBRARY,
                 format!(
                     "{PROFILE_LIB} not found next to this executable, in ../lib or the system's \
                      library directories: build it with `cargo build --release -p snmalloc-rs-profile` \
@@ -209,7 +81,7 @@ fn library(a: &Args) -> PathBuf {
             )
         }
         fail(
-            127,
+            status::NO_LIBRARY,
             format!(
                 "{LIB} not found next to this executable, in ../lib or the system's library \
                  directories: build it with `cargo build --release`"
@@ -247,7 +119,8 @@ pub fn preload_value(lib: &Path) -> OsString {
 
 /// `--add-import`: the permanent alternative to injection on Windows.
 fn add_import(exe: &Path, out: &Path) -> ! {
-    let image = std::fs::read(exe).unwrap_or_else(|e| fail(1, format!("{}: {e}", exe.display())));
+    let image = std::fs::read(exe)
+        .unwrap_or_else(|e| fail(status::FAILED, format!("{}: {e}", exe.display())));
     match pe::add_import(&image, platform::WINDOWS_DLL, "snmalloc_rs_owns") {
         Ok(p) => {
             // The loader takes imports in order: ours must come first.
@@ -256,7 +129,7 @@ fn add_import(exe: &Path, out: &Path) -> ! {
                 .and_then(|v| v.into_iter().next());
             if first.as_deref() != Some(platform::WINDOWS_DLL) {
                 fail(
-                    1,
+                    status::FAILED,
                     format!(
                         "{}: the patched import table does not start with {}",
                         exe.display(),
@@ -265,7 +138,7 @@ fn add_import(exe: &Path, out: &Path) -> ! {
                 );
             }
             std::fs::write(out, &p.image)
-                .unwrap_or_else(|e| fail(1, format!("{}: {e}", out.display())));
+                .unwrap_or_else(|e| fail(status::FAILED, format!("{}: {e}", out.display())));
             if p.stripped_signature {
                 eprintln!("snmalloc-run: {}: its Authenticode signature no longer matched and was removed", exe.display());
             }
@@ -276,19 +149,25 @@ fn add_import(exe: &Path, out: &Path) -> ! {
             );
             exit(0)
         }
-        Err(why) => fail(1, format!("{}: {why}", exe.display())),
+        Err(why) => fail(status::FAILED, format!("{}: {why}", exe.display())),
     }
 }
 
 #[cfg(windows)]
 fn main() {
-    let a = parse(std::env::args_os().skip(1));
+    let a = cli::parse(std::env::args_os().skip(1));
     if let Some((exe, out)) = &a.add_import {
         add_import(exe, out);
     }
+    if a.add_needed.is_some() {
+        fail(
+            status::USAGE,
+            "--add-needed is for ELF programs (Linux); use --add-import",
+        );
+    }
     if a.compare || a.profile || a.stats || a.stats_file.is_some() {
         fail(
-            2,
+            status::USAGE,
             "--compare, --stats and --profile are not available on Windows",
         );
     }
@@ -296,23 +175,140 @@ fn main() {
     exit(windows::run(&a.cmd, &dll, a.verbose))
 }
 
+/// CMD, found, or exit 127.
+#[cfg(unix)]
+fn program(a: &Args) -> PathBuf {
+    resolve(&a.cmd[0]).unwrap_or_else(|| {
+        fail(
+            status::NOT_FOUND,
+            format!(
+                "{}: command not found (no such file, nor an executable of that name in PATH)",
+                a.cmd[0].to_string_lossy()
+            ),
+        )
+    })
+}
+
+/// Everything that can be known before `exec`: CMD can take a preloaded
+/// library, and the library (ours, `--lib`, the musl build for a musl
+/// program) is one for it. Returns the library.
+#[cfg(not(any(target_os = "macos", windows)))]
+fn preflight(a: &Args, program: &Path) -> PathBuf {
+    let facts = elf::check_program(program).unwrap_or_else(|why| {
+        fail(
+            status::CANNOT_PRELOAD,
+            format!("{}: {why}", program.display()),
+        )
+    });
+    let arch = facts.as_ref().map_or_else(elf::host_arch, |f| f.arch);
+    let mut lib = library(a);
+    if facts.as_ref().is_some_and(elf::Facts::is_musl) {
+        let musl = lib.with_file_name(platform::MUSL_LIB);
+        if !musl.is_file() {
+            fail(
+                status::CANNOT_PRELOAD,
+                format!(
+                    "{}: is linked against musl ({}); {} is built for glibc and would not load, \
+                     and no musl build ({}) is installed next to it",
+                    program.display(),
+                    facts
+                        .as_ref()
+                        .and_then(|f| f.interpreter.as_deref())
+                        .unwrap_or("?"),
+                    lib.display(),
+                    platform::MUSL_LIB
+                ),
+            );
+        }
+        lib = musl;
+    }
+    if let Err(why) = elf::check_library(&lib, arch) {
+        fail(status::BAD_LIBRARY, format!("{}: {why}", lib.display()));
+    }
+    if let Some(why) = elf::secure_execution(program) {
+        eprintln!(
+            "snmalloc-run: warning: {} {why}: the kernel runs it in secure-execution mode, \
+             where the loader ignores {PRELOAD_VAR}; it will run on its own allocator",
+            program.display()
+        );
+    }
+    lib
+}
+
+#[cfg(target_os = "macos")]
+fn preflight(a: &Args, program: &Path) -> PathBuf {
+    if let Err(why) = platform::check_preloadable(program) {
+        fail(
+            status::CANNOT_PRELOAD,
+            format!("{}: {why}", program.display()),
+        );
+    }
+    library(a)
+}
+
+/// `--stats-file`, made absolute (CMD may change directory) and checked
+/// for writing now rather than lost at exit.
+#[cfg(unix)]
+fn stats_file(f: &Path) -> PathBuf {
+    let abs = std::path::absolute(f).unwrap_or_else(|e| {
+        fail(
+            status::STATS_FILE,
+            format!("--stats-file {}: {e}", f.display()),
+        )
+    });
+    if let Err(e) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&abs)
+    {
+        fail(
+            status::STATS_FILE,
+            format!("--stats-file {}: cannot be written: {e}", abs.display()),
+        );
+    }
+    abs
+}
+
 #[cfg(unix)]
 fn main() {
-    let a = parse(std::env::args_os().skip(1));
+    let a = cli::parse(std::env::args_os().skip(1));
     if let Some((exe, out)) = &a.add_import {
         add_import(exe, out);
     }
-    let program = resolve(&a.cmd[0]).unwrap_or_else(|| {
-        fail(
-            127,
-            format!("{}: command not found", a.cmd[0].to_string_lossy()),
-        )
-    });
-    if let Err(why) = platform::check_preloadable(&program) {
-        fail(126, format!("{}: {why}", program.display()));
+    #[cfg(not(target_os = "macos"))]
+    if let Some((app, out)) = &a.add_needed {
+        needed::add_needed(app, out, &library(&a));
     }
+    #[cfg(target_os = "macos")]
+    if a.add_needed.is_some() {
+        fail(
+            status::USAGE,
+            "--add-needed is for ELF programs (Linux, FreeBSD)",
+        );
+    }
+    let program = program(&a);
+    let lib = preflight(&a, &program);
     if a.compare {
-        let contenders = compare::contenders(&library(&a), &a.with, &a.alt);
+        #[cfg(not(target_os = "macos"))]
+        for (name, with) in &a.with {
+            if !with.is_file() {
+                fail(
+                    status::NO_LIBRARY,
+                    format!("--with {name}={}: no such library", with.display()),
+                );
+            }
+            let arch = elf::check_program(&program)
+                .ok()
+                .flatten()
+                .map_or_else(elf::host_arch, |f| f.arch);
+            if let Err(why) = elf::check_library(with, arch) {
+                fail(
+                    status::BAD_LIBRARY,
+                    format!("--with {name}={}: {why}", with.display()),
+                );
+            }
+        }
+        let contenders = compare::contenders(&lib, &a.with, &a.alt);
         let label = a
             .label
             .clone()
@@ -320,10 +316,11 @@ fn main() {
         let out = compare::Output {
             csv: a.csv.as_deref(),
             label: &label,
+            ignore_output: a.ignore_output,
+            ignore_lines: &a.ignore_lines,
         };
         exit(compare::run(&contenders, &a.cmd, a.runs, &out));
     }
-    let lib = library(&a);
     let mut c = Command::new(&a.cmd[0]);
     c.args(&a.cmd[1..]).env(PRELOAD_VAR, preload_value(&lib));
     if a.stats || a.profile {
@@ -331,7 +328,7 @@ fn main() {
     }
     if let Some(f) = &a.stats_file {
         c.env(option(options::STATS), "1")
-            .env(option(options::STATS_FILE), f);
+            .env(option(options::STATS_FILE), stats_file(f));
     }
     if a.verbose {
         c.env(option(options::VERBOSE), "1");
@@ -339,12 +336,19 @@ fn main() {
     if let Some(d) = &a.decay {
         c.env(option(options::DECAY), d);
     }
+    if a.children {
+        c.env_remove(option(options::REPORT_PID));
+    } else {
+        // exec keeps our pid: CMD, and what it execs into, report; its
+        // children do not.
+        c.env(option(options::REPORT_PID), std::process::id().to_string());
+    }
     let err = c.exec();
     fail(
         if err.kind() == std::io::ErrorKind::NotFound {
-            127
+            status::NOT_FOUND
         } else {
-            126
+            status::CANNOT_PRELOAD
         },
         format!("cannot run {}: {err}", a.cmd[0].to_string_lossy()),
     )

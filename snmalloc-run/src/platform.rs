@@ -1,6 +1,7 @@
 //! What differs between the platforms the launcher runs on: how a library
 //! is injected, its file names, where other allocators live, and units.
 
+#[cfg(target_os = "macos")]
 use std::path::Path;
 
 #[cfg(target_os = "macos")]
@@ -34,6 +35,9 @@ mod consts {
     pub const SEPARATOR: &str = " ";
     pub const LIB: &str = "libsnmalloc_rs.so";
     pub const PROFILE_LIB: &str = "libsnmalloc_rs_profile.so";
+    /// The musl build of the library, used for musl programs when it is
+    /// installed next to the glibc one.
+    pub const MUSL_LIB: &str = "libsnmalloc_rs-musl.so";
     /// `ru_maxrss` is in KiB on Linux and FreeBSD.
     pub const MAXRSS_UNIT: u64 = 1024;
     pub const PEERS: [(&str, &str); 3] = [
@@ -55,12 +59,6 @@ pub use consts::*;
 
 /// The DLL that `--add-import` makes a Windows program load.
 pub const WINDOWS_DLL: &str = "snmalloc_rs.dll";
-
-/// Whether injection can work for `program`; a reason if not.
-#[cfg(not(any(target_os = "macos", windows)))]
-pub fn check_preloadable(program: &Path) -> Result<(), String> {
-    crate::elf::check_preloadable(program)
-}
 
 /// Whether injection can work for `program`. System Integrity Protection
 /// strips `DYLD_*` variables from protected binaries: say so rather than

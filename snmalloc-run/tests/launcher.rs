@@ -102,7 +102,7 @@ fn missing_library_is_reported() {
     let exe = lonely.join("snmalloc-run");
     std::fs::copy(env!("CARGO_BIN_EXE_snmalloc-run"), &exe).unwrap();
     let out = Command::new(&exe).arg("true").output().unwrap();
-    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(out.status.code(), Some(125));
     assert!(
         text(&out.stderr).contains("libsnmalloc_rs.so not found"),
         "{}",
@@ -262,4 +262,431 @@ fn verbose_says_when_the_library_takes_over() {
     );
     let quiet = launcher().arg("true").output().unwrap();
     assert!(text(&quiet.stderr).is_empty(), "{}", text(&quiet.stderr));
+}
+
+/// The library the launcher would preload (next to it, in Cargo's layout).
+fn our_library() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_snmalloc-run"))
+        .parent()
+        .unwrap();
+    [
+        dir.join("libsnmalloc_rs.so"),
+        dir.join("deps/libsnmalloc_rs.so"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .expect("libsnmalloc_rs.so next to the launcher")
+}
+
+/// Exit status and the one-line reason on stderr.
+fn refused(out: &Output, code: i32, reason: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(reason), "expected {reason:?} in: {err}");
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    assert!(
+        text(&out.stdout).is_empty(),
+        "CMD ran: {}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn libraries_that_cannot_serve_are_refused_before_exec() {
+    // Not ELF.
+    refused(
+        &launcher()
+            .args(["--lib", "/etc/passwd", "true"])
+            .output()
+            .unwrap(),
+        124,
+        "is not an ELF shared object",
+    );
+    // A shared object without malloc (libm is one on every glibc system).
+    let libm = [
+        "/usr/lib/x86_64-linux-gnu/libm.so.6",
+        "/lib/x86_64-linux-gnu/libm.so.6",
+        "/usr/lib64/libm.so.6",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).is_file())
+    .expect("libm.so.6");
+    refused(
+        &launcher().args(["--lib", libm, "true"]).output().unwrap(),
+        124,
+        "exports no malloc",
+    );
+    // An executable is not a library.
+    refused(
+        &launcher()
+            .arg("--lib")
+            .arg(known())
+            .arg("true")
+            .output()
+            .unwrap(),
+        124,
+        "is a program, not a shared object",
+    );
+    refused(
+        &launcher()
+            .args(["--lib", "/nope/libx.so", "true"])
+            .output()
+            .unwrap(),
+        125,
+        "no such library",
+    );
+    // And every --with of --compare, before any run.
+    refused(
+        &launcher()
+            .args([
+                "--compare",
+                "--with",
+                "bogus=/etc/passwd",
+                "--",
+                "/usr/bin/true",
+            ])
+            .output()
+            .unwrap(),
+        124,
+        "--with bogus=/etc/passwd: is not an ELF shared object",
+    );
+    refused(
+        &launcher()
+            .args([
+                "--compare",
+                "--with",
+                "missing=/nope.so",
+                "--",
+                "/usr/bin/true",
+            ])
+            .output()
+            .unwrap(),
+        125,
+        "--with missing=/nope.so: no such library",
+    );
+}
+
+#[test]
+fn the_command_line_follows_the_conventions() {
+    let out = launcher().arg("--version").output().unwrap();
+    assert_eq!(
+        ok(&out).trim(),
+        format!("snmalloc-run {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = ok(&launcher().arg("--help").output().unwrap());
+    assert!(help.contains("exit status:"), "{help}");
+    refused(
+        &launcher().args(["--stat", "true"]).output().unwrap(),
+        2,
+        "did you mean --stats?",
+    );
+    refused(
+        &launcher()
+            .args(["-n", "zero", "--compare", "true"])
+            .output()
+            .unwrap(),
+        2,
+        "--runs needs a positive number",
+    );
+    refused(
+        &launcher().arg("--stats").output().unwrap(),
+        2,
+        "no command to run",
+    );
+    refused(
+        &launcher().arg("./no-such-program").output().unwrap(),
+        127,
+        "./no-such-program: command not found",
+    );
+    // --opt=value, -nN and -- : the report goes to the file named inline.
+    let report = tmp().join("inline-report.txt");
+    let _ = std::fs::remove_file(&report);
+    let mut arg = std::ffi::OsString::from("--stats-file=");
+    arg.push(&report);
+    ok(&launcher().arg(arg).arg("--").arg(known()).output().unwrap());
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .contains("memory in use"));
+    let out = launcher()
+        .args(["--compare", "-n1", "--ignore-output", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(ok(&out).contains("(1 runs each"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn stats_file_is_made_absolute_and_checked_before_exec() {
+    refused(
+        &launcher()
+            .args(["--stats-file", "/nonexistent/dir/r.txt", "true"])
+            .output()
+            .unwrap(),
+        123,
+        "cannot be written",
+    );
+    // Relative to where the launcher ran, although CMD changes directory.
+    let dir = tmp().join("stats-rel");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("elsewhere")).unwrap();
+    ok(&launcher()
+        .current_dir(&dir)
+        .args([
+            "--stats-file",
+            "r.txt",
+            "sh",
+            "-c",
+            "cd elsewhere && exec \"$0\"",
+        ])
+        .arg(known())
+        .output()
+        .unwrap());
+    assert!(std::fs::read_to_string(dir.join("r.txt"))
+        .unwrap()
+        .contains("memory in use"));
+    assert!(!dir.join("elsewhere/r.txt").exists());
+}
+
+#[test]
+fn reports_speak_for_the_named_program_unless_children_are_asked_for() {
+    // A shim that runs a child, then execs the program: the shim and the
+    // program (one pid) say they are served, the child does not; one
+    // report, the program's, naming its pid.
+    let script = format!("python3 -c pass; exec {}", known().display());
+    let out = launcher()
+        .args(["--stats", "--verbose", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    ok(&out);
+    let err = text(&out.stderr);
+    let served: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("serving allocations of pid"))
+        .collect();
+    assert_eq!(served.len(), 2, "{err}");
+    assert!(
+        served[0].ends_with("(sh)") && served[1].ends_with("known)"),
+        "{err}"
+    );
+    fn pid(l: &str) -> Option<&str> {
+        l.split("pid ").nth(1)?.split_whitespace().next()
+    }
+    assert_eq!(pid(served[0]), pid(served[1]), "{err}");
+    assert_eq!(err.matches(" report for pid ").count(), 1, "{err}");
+    assert!(
+        err.contains("known):\n"),
+        "the report names the program: {err}"
+    );
+    let all = launcher()
+        .args(["--stats", "--verbose", "--children", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    ok(&all);
+    let err = text(&all.stderr);
+    assert!(err.matches(" report for pid ").count() >= 2, "{err}");
+}
+
+#[test]
+fn compare_shows_the_first_difference_and_can_ignore_output() {
+    // Each run prints an address: different under every allocator.
+    let probe = "import ctypes; print('same'); print(hex(ctypes.CDLL(None).malloc(24)))";
+    let out = launcher()
+        .args(["--compare", "-n", "1", "--", "python3", "-c", probe])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("first difference at line 2: glibc: \""),
+        "{table}"
+    );
+    let out = launcher()
+        .args([
+            "--compare",
+            "-n",
+            "1",
+            "--ignore-lines",
+            "0x",
+            "--",
+            "python3",
+            "-c",
+            probe,
+        ])
+        .output()
+        .unwrap();
+    assert!(!ok(&out).contains("note:"), "{}", text(&out.stdout));
+    let out = launcher()
+        .args([
+            "--compare",
+            "-n",
+            "1",
+            "--ignore-output",
+            "--",
+            "python3",
+            "-c",
+            probe,
+        ])
+        .output()
+        .unwrap();
+    assert!(!ok(&out).contains("note:"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn secure_execution_programs_are_warned_about() {
+    // A set-user-ID copy of `true` owned by another user: the kernel runs
+    // it with AT_SECURE, and the loader ignores LD_PRELOAD.
+    // SAFETY: no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test needs root (CI runs as root) to make a set-user-ID file"
+    );
+    let exe = tmp().join("setuid-true");
+    std::fs::copy("/bin/true", &exe).unwrap();
+    let st = Command::new("chown")
+        .arg("65534")
+        .arg(&exe)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let out = launcher().arg(&exe).output().unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("is set-user-ID") && err.contains("secure-execution mode"),
+        "{err}"
+    );
+    let plain = launcher().arg("true").output().unwrap();
+    assert!(text(&plain.stderr).is_empty());
+}
+
+#[test]
+fn musl_programs_are_refused_without_a_musl_build() {
+    let src = tmp().join("musl.c");
+    std::fs::write(
+        &src,
+        "#include <stdlib.h>\nint main(void) { free(malloc(1)); return 0; }\n",
+    )
+    .unwrap();
+    let exe = tmp().join("musl-prog");
+    let st = Command::new("musl-gcc")
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .expect("musl-gcc (scripts/install-test-deps.sh installs musl-tools)");
+    assert!(st.success());
+    refused(
+        &launcher().arg(&exe).output().unwrap(),
+        126,
+        "is linked against musl",
+    );
+}
+
+#[test]
+fn add_needed_writes_a_copy_that_runs_on_snmalloc_by_itself() {
+    let src = tmp().join("owned.c");
+    std::fs::write(
+        &src,
+        "#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <stdio.h>\n#include <stdlib.h>\n\
+         int main(void) { void* p = malloc(100); int (*owns)(const void*) = \
+         (int (*)(const void*))dlsym(RTLD_DEFAULT, \"snmalloc_rs_owns\"); \
+         printf(\"%d\\n\", owns ? owns(p) : 0); free(p); return 0; }\n",
+    )
+    .unwrap();
+    let app = tmp().join("owned");
+    assert!(Command::new("gcc")
+        .args(["-O1", "-fno-builtin"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&app)
+        .arg("-ldl")
+        .status()
+        .unwrap()
+        .success());
+    let before = std::fs::read(&app).unwrap();
+    let out_exe = tmp().join("owned-sn");
+    let _ = std::fs::remove_file(&out_exe);
+    ok(&launcher()
+        .arg("--add-needed")
+        .arg(&app)
+        .arg(&out_exe)
+        .output()
+        .unwrap());
+    // The copy runs on snmalloc without the launcher; the original is
+    // unchanged and runs on glibc.
+    let run = |exe: &Path| ok(&Command::new(exe).env_remove("LD_PRELOAD").output().unwrap());
+    assert_eq!(run(&out_exe).trim(), "1");
+    assert_eq!(run(&app).trim(), "0");
+    assert_eq!(std::fs::read(&app).unwrap(), before);
+    let needed = text(
+        &Command::new("patchelf")
+            .arg("--print-needed")
+            .arg(&out_exe)
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    assert_eq!(
+        needed.lines().next(),
+        our_library().canonicalize().unwrap().to_str()
+    );
+    // Refusals: already patched, static, not ELF.
+    refused(
+        &launcher()
+            .arg("--add-needed")
+            .arg(&out_exe)
+            .arg(tmp().join("twice"))
+            .output()
+            .unwrap(),
+        1,
+        "already loads",
+    );
+    refused(
+        &launcher()
+            .args(["--add-needed", "/etc/passwd"])
+            .arg(tmp().join("x"))
+            .output()
+            .unwrap(),
+        1,
+        "is not an ELF program",
+    );
+}
+
+#[test]
+fn ld_so_preload_recipe_works_in_a_private_mount_namespace() {
+    // docs/deployment.md's whole-machine recipe, on a private copy of /etc
+    // bind-mounted in a mount namespace of this test only.
+    let had_preload = Path::new("/etc/ld.so.preload").exists();
+    let etc = tmp().join("etc-copy");
+    let _ = std::fs::remove_dir_all(&etc);
+    let st = Command::new("cp")
+        .args(["-a", "/etc"])
+        .arg(&etc)
+        .status()
+        .unwrap();
+    assert!(
+        st.success() || etc.join("ld.so.cache").exists(),
+        "copying /etc failed"
+    );
+    std::fs::write(
+        etc.join("ld.so.preload"),
+        format!("{}\n", our_library().canonicalize().unwrap().display()),
+    )
+    .unwrap();
+    let probe = "import ctypes; l = ctypes.CDLL(None); l.malloc.restype = ctypes.c_void_p; \
+                 l.snmalloc_rs_owns.argtypes = [ctypes.c_void_p]; \
+                 print(l.snmalloc_rs_owns(l.malloc(100)))";
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$0" /etc && exec python3 -c "$1""#)
+        .arg(&etc)
+        .arg(probe)
+        .env_remove("LD_PRELOAD")
+        .output()
+        .unwrap();
+    assert_eq!(ok(&out).trim(), "1", "{}", text(&out.stderr));
+    // The machine's own /etc is untouched.
+    assert_eq!(Path::new("/etc/ld.so.preload").exists(), had_preload);
 }
