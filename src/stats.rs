@@ -104,10 +104,18 @@ fn write_profile(out: &mut impl Write) -> fmt::Result {
     } else {
         100.0 * remote as f64 / frees as f64
     };
-    writeln!(out, "  allocations: {allocs}, {} requested", Bytes(bytes))?;
+    writeln!(
+        out,
+        "  allocations: {allocs}; requested (the sizes asked for): {}",
+        Bytes(bytes)
+    )?;
     writeln!(out, "  frees: {frees}, of which by another thread than the allocating one: {remote} ({share:.1}%)")?;
-    writeln!(out, "  peak live: {}", Bytes(totals.peak_live))?;
-    writeln!(out, "  live at exit: {}", Bytes(totals.live))?;
+    writeln!(
+        out,
+        "  peak live (usable sizes: requests rounded up to their size class): {}",
+        Bytes(totals.peak_live)
+    )?;
+    writeln!(out, "  live at exit (usable sizes): {}", Bytes(totals.live))?;
     writeln!(
         out,
         "  largest single allocation: {}",
