@@ -36,6 +36,7 @@ fn link_options(lib: &str) {
     println!("cargo:rerun-if-changed=../preload/link.rs");
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let wide = std::env::var("CARGO_CFG_TARGET_POINTER_WIDTH").as_deref() == Ok("64");
+    let glibc = std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
     if target_os == "linux" || target_os == "freebsd" {
         // Versioned like the system's allocator libraries, so that a package
         // installs lib*.so.0 and programs linked with -l<lib> need it.
@@ -46,7 +47,8 @@ fn link_options(lib: &str) {
         println!("cargo:rustc-link-arg-cdylib=-Wl,-z,nodelete");
         for f in FORWARDS {
             let applies = match f.group {
-                "c" | "glibc" | "fork" => true,
+                "c" | "fork" => true,
+                "glibc" => glibc,
                 "cxx" => wide,
                 other => panic!("src/forward_table.rs: unknown group {other}"),
             };

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package target/debian/snmalloc-rs_VERSION_ARCH.deb:
-#   /usr/lib/<multiarch>/libsnmalloc_rs.so.0 (+ .so link, .a, profile library)
+#   /usr/lib/<multiarch>/libsnmalloc_rs.so.0 (+ .so link, .a, profile library,
+#   the musl build libsnmalloc_rs-musl.so)
 #   /usr/bin/snmalloc-run, /usr/include/snmalloc_rs.h,
 #   /usr/lib/<multiarch>/pkgconfig/snmalloc_rs.pc
 # The files are staged by scripts/install.sh (one list of what is
@@ -20,7 +21,7 @@ root=target/debian/root
 rm -rf "$root"
 mkdir -p "$root/DEBIAN"
 DESTDIR=$PWD/$root scripts/install.sh --prefix /usr --libdir "/usr/lib/$multiarch" \
-  --glibc "${SNMALLOC_RS_DEB_GLIBC:-2.28}" "$@" >&2
+  --glibc "${SNMALLOC_RS_DEB_GLIBC:-2.28}" --musl "$@" >&2
 
 # The oldest glibc the library and the launcher can load on: the highest
 # symbol version they import.

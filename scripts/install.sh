@@ -5,15 +5,19 @@
 #   LIBDIR/libsnmalloc_rs.so -> .so.0           for linking with -lsnmalloc_rs
 #   LIBDIR/libsnmalloc_rs.a                     for statically linked programs
 #   LIBDIR/libsnmalloc_rs_profile.so.0          for snmalloc-run --profile
+#   LIBDIR/libsnmalloc_rs-musl.so               for musl programs (with --musl)
 #   PREFIX/include/snmalloc_rs.h, LIBDIR/pkgconfig/snmalloc_rs.pc
 #
-#   scripts/install.sh [--prefix DIR] [--libdir DIR] [--glibc 2.28] [--no-build]
+#   scripts/install.sh [--prefix DIR] [--libdir DIR] [--glibc 2.28] [--musl] [--no-build]
 #   scripts/install.sh --uninstall [--prefix DIR]
 #
 # --glibc VERSION links the libraries and the launcher against that glibc's
-# symbol versions (zig, from PyPI's ziglang, installed into target/tools
-# when python3 has no ziglang), so that they load on older systems (Debian
-# 11, Ubuntu 20.04, RHEL 8: 2.28); scripts/build-deb.sh uses it.
+# symbol versions (zig as the linker, scripts/zig/; scripts/zig.sh installs
+# it), so that they load on older systems (Debian 11, Ubuntu 20.04, RHEL 8:
+# 2.28); scripts/build-deb.sh uses it.
+#
+# --musl also builds (scripts/build-musl.sh) and installs the musl build,
+# which snmalloc-run uses for programs linked against musl.
 #
 # PREFIX defaults to /usr/local (also read from $PREFIX), LIBDIR to
 # PREFIX/lib; DESTDIR stages the files elsewhere (packaging). Run it as
@@ -31,6 +35,7 @@ libdir=""
 build=1
 uninstall=0
 glibc=""
+musl=0
 extra_env=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -40,9 +45,10 @@ while [ $# -gt 0 ]; do
     --libdir=*) libdir=${1#*=}; shift ;;
     --glibc) glibc=${2:?--glibc needs a version, such as 2.28}; shift 2 ;;
     --glibc=*) glibc=${1#*=}; shift ;;
+    --musl) musl=1; shift ;;
     --no-build) build=0; shift ;;
     --uninstall) uninstall=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -110,17 +116,9 @@ else
 fi
 
 if [ $build -eq 1 ] && [ -n "$glibc" ]; then
-  zig_python=python3
-  if ! python3 -m ziglang version >/dev/null 2>&1; then
-    zig_python=$root/target/tools/zig/bin/python3
-    if ! "$zig_python" -m ziglang version >/dev/null 2>&1; then
-      step "installing zig (PyPI ziglang) into target/tools/zig, for linking against glibc $glibc"
-      python3 -m venv "$root/target/tools/zig"
-      "$zig_python" -m pip install --quiet ziglang
-    fi
-  fi
+  zig_python=$(scripts/zig.sh)
   linker_var=CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER
-  extra_env=("$linker_var=$root/scripts/zig-linker.sh" "SNMALLOC_RS_GLIBC=$glibc"
+  extra_env=("$linker_var=$root/scripts/zig/zig-cc" "SNMALLOC_RS_GLIBC=$glibc"
     "SNMALLOC_RS_ZIG_PYTHON=$zig_python")
 fi
 
@@ -129,6 +127,14 @@ if [ $build -eq 1 ]; then
   cargo_cmd build --release -p snmalloc-rs-preload -p snmalloc-run "${build_args[@]}"
   step "building the profiling library (on its own: its features must not reach the first)"
   cargo_cmd build --release -p snmalloc-rs-profile "${prof_args[@]}"
+  if [ $musl -eq 1 ]; then
+    step "building the musl library (scripts/build-musl.sh)"
+    if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+      sudo -u "$SUDO_USER" -H bash -lc 'PATH="$HOME/.cargo/bin:$PATH" exec "$0"' "$root/scripts/build-musl.sh" >/dev/null
+    else
+      scripts/build-musl.sh >/dev/null
+    fi
+  fi
 fi
 
 for f in "$rel/libsnmalloc_rs.so" "$rel/libsnmalloc_rs.a" "$rel/snmalloc-run" \
@@ -172,6 +178,11 @@ cp "$rel/libsnmalloc_rs.a" "$stage/libsnmalloc_rs.a"
 if command -v strip >/dev/null; then strip --strip-debug "$stage/libsnmalloc_rs.a"; fi
 put 644 "$stage/libsnmalloc_rs.a" "$libdir/libsnmalloc_rs.a"
 put 755 "$prof/libsnmalloc_rs_profile.so" "$libdir/libsnmalloc_rs_profile.so.0"
+if [ $musl -eq 1 ]; then
+  musl_lib=target/musl/$(uname -m)-unknown-linux-musl/release/libsnmalloc_rs.so
+  [ -f "$musl_lib" ] || { echo "install.sh: $musl_lib is missing: build it (without --no-build)" >&2; exit 1; }
+  put 755 "$musl_lib" "$libdir/libsnmalloc_rs-musl.so"
+fi
 put 644 preload/include/snmalloc_rs.h "$prefix/include/snmalloc_rs.h"
 put 644 "$stage/snmalloc_rs.pc" "$libdir/pkgconfig/snmalloc_rs.pc"
 

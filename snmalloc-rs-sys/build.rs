@@ -103,8 +103,14 @@ fn main() {
         alloc.define("SNMALLOC_USE_SELF_VENDORED_STL", None);
     }
     if target_os == "linux" || target_os == "android" {
+        if env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu") {
+            // glibc's __cxa_thread_atexit_impl, called directly.
+            alloc.define("SNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT", None);
+        } else {
+            // musl has no __cxa_thread_atexit_impl: pthread key destructors.
+            alloc.define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None);
+        }
         alloc
-            .define("SNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT", None)
             .define("SNMALLOC_HAS_LINUX_RANDOM_H", None)
             .define("SNMALLOC_HAS_LINUX_FUTEX_H", None)
             .define("SNMALLOC_PLATFORM_HAS_GETENTROPY", None);

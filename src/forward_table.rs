@@ -2,7 +2,8 @@
 // with the same arguments, by platform group: the one table from which the
 // crate defines them (src/forwards.rs) and from which the preload package's
 // build.rs makes each C++ target the exported symbol itself (`--defsym`).
-// Groups: `c` (every platform with the C API), `glibc` and `fork` (Linux),
+// Groups: `c` (every platform with the C API), `glibc` (Linux with glibc),
+// `fork` (Linux),
 // `cxx` (Linux, 64-bit; Itanium C++ ABI names for LP64). A target named
 // `snrs_*` is a C++ function of snmalloc-rs-sys; others are Rust functions.
 forward_table! {

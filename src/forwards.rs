@@ -24,7 +24,7 @@ macro_rules! forward_table {
         forward_table!($($rest)*);
     };
     (glibc { $($t:tt)* } $($rest:tt)*) => {
-        forward_table!(@items (target_os = "linux") $($t)*);
+        forward_table!(@items (all(target_os = "linux", target_env = "gnu")) $($t)*);
         forward_table!($($rest)*);
     };
     (fork { $($t:tt)* } $($rest:tt)*) => {

@@ -79,7 +79,7 @@ pub mod c_ext;
 #[allow(dead_code)]
 mod x64;
 
-#[cfg(all(feature = "override", target_os = "linux"))]
+#[cfg(all(feature = "override", target_os = "linux", target_env = "gnu"))]
 pub mod glibc_api;
 
 #[cfg(all(feature = "override", target_os = "freebsd"))]

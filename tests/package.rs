@@ -69,6 +69,7 @@ fn the_deb_holds_the_versioned_library_its_links_the_launcher_header_and_pkg_con
         format!("./usr/lib/{ma}/libsnmalloc_rs.so -> libsnmalloc_rs.so.0"),
         format!("./usr/lib/{ma}/libsnmalloc_rs.a"),
         format!("./usr/lib/{ma}/libsnmalloc_rs_profile.so.0"),
+        format!("./usr/lib/{ma}/libsnmalloc_rs-musl.so"),
         format!("./usr/lib/{ma}/pkgconfig/snmalloc_rs.pc"),
         "./usr/bin/snmalloc-run".to_string(),
         "./usr/include/snmalloc_rs.h".to_string(),
@@ -204,7 +205,7 @@ fn install_sh_installs_into_a_prefix_and_uninstalls_everything() {
     run(Command::new(root().join("scripts/install.sh"))
         .arg("--prefix")
         .arg(&prefix)
-        .args(["--glibc", "2.28", "--no-build"])
+        .args(["--glibc", "2.28", "--musl", "--no-build"])
         .current_dir(root()));
     for f in [
         "bin/snmalloc-run",
@@ -212,6 +213,7 @@ fn install_sh_installs_into_a_prefix_and_uninstalls_everything() {
         "lib/libsnmalloc_rs.so",
         "lib/libsnmalloc_rs.a",
         "lib/libsnmalloc_rs_profile.so.0",
+        "lib/libsnmalloc_rs-musl.so",
         "lib/pkgconfig/snmalloc_rs.pc",
         "include/snmalloc_rs.h",
         "share/snmalloc-rs/installed-files",

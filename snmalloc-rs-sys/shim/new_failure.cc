@@ -25,7 +25,10 @@ __asm__(
   ".weak _ZSt17__throw_bad_allocv\n"
   ".weak __cxa_begin_catch\n"
   ".weak __cxa_end_catch\n"
-  ".weak __gxx_personality_v0\n");
+  ".weak __gxx_personality_v0\n"
+  // clang (the musl build) calls std::terminate when an exception leaves a
+  // noexcept function; GCC calls it from the personality routine.
+  ".weak _ZSt9terminatev\n");
 
 // Redeclared weak for the compiler too, so that it tests their addresses.
 namespace std

@@ -577,8 +577,18 @@ fn musl_programs_are_refused_without_a_musl_build() {
         .status()
         .expect("musl-gcc (scripts/install-test-deps.sh installs musl-tools)");
     assert!(st.success());
+    // A launcher and glibc library of their own, with no musl build next
+    // to them (tests/musl.rs runs musl programs on the musl build).
+    let dir = tmp().join("no-musl-build");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_snmalloc-run"), dir.join("snmalloc-run")).unwrap();
+    std::fs::copy(our_library(), dir.join("libsnmalloc_rs.so")).unwrap();
     refused(
-        &launcher().arg(&exe).output().unwrap(),
+        &Command::new(dir.join("snmalloc-run"))
+            .arg(&exe)
+            .output()
+            .unwrap(),
         126,
         "is linked against musl",
     );

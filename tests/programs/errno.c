@@ -57,15 +57,19 @@ static void every_entry_point(void) {
     KEEPS_ERRNO("valloc", p = valloc(n));
     CHECK(p != NULL);
     KEEPS_ERRNO("free", free(p));
+#ifdef __GLIBC__ /* glibc's extras; the musl build has none */
     KEEPS_ERRNO("pvalloc", p = pvalloc(n));
     CHECK(p != NULL);
     KEEPS_ERRNO("free", free(p));
+#endif
     KEEPS_ERRNO("reallocarray", p = reallocarray(NULL, n, 2));
     CHECK(p != NULL);
     KEEPS_ERRNO("free", free(p));
   }
   KEEPS_ERRNO("free(NULL)", free(NULL));
+#ifdef __GLIBC__
   KEEPS_ERRNO("malloc_trim", malloc_trim(0));
+#endif
   /* A huge block: reserved and returned on the way. */
   KEEPS_ERRNO("malloc (1 GiB)", p = malloc(1u << 30));
   CHECK(p != NULL);
