@@ -124,6 +124,12 @@ fn main() {
         alloc.define("SNMALLOC_EXTERNAL_THREAD_ALLOC", None);
     } else {
         alloc.define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None);
+        if target_os == "freebsd" {
+            // getentropy(3) since FreeBSD 12. Without it snmalloc falls back
+            // to std::random_device, a libc++ import that a C program's
+            // process does not have: the library would not load.
+            alloc.define("SNMALLOC_PLATFORM_HAS_GETENTROPY", None);
+        }
     }
     if flavours(&target_os, &target_arch) {
         // Two builds of snmalloc (shim/flavour.h): the flat one under the

@@ -10,6 +10,8 @@ use core::ffi::{c_char, c_int, c_void};
 
 const LG_ALIGN_MASK: c_int = 0x3f;
 const ZERO: c_int = 0x40;
+/// FreeBSD's and Linux's ENOENT.
+const ENOENT: c_int = 2;
 
 fn align_of_flags(flags: c_int) -> usize {
     match flags & LG_ALIGN_MASK {
@@ -124,7 +126,7 @@ pub extern "C" fn mallctl(
     _new: *mut c_void,
     _newlen: usize,
 ) -> c_int {
-    libc::ENOENT
+    ENOENT
 }
 
 /// `mallctlnametomib`: see `mallctl`.
@@ -134,7 +136,7 @@ pub extern "C" fn mallctlnametomib(
     _mib: *mut usize,
     _miblen: *mut usize,
 ) -> c_int {
-    libc::ENOENT
+    ENOENT
 }
 
 /// `mallctlbymib`: see `mallctl`.
@@ -147,5 +149,88 @@ pub extern "C" fn mallctlbymib(
     _new: *mut c_void,
     _newlen: usize,
 ) -> c_int {
-    libc::ENOENT
+    ENOENT
+}
+
+// The flag logic runs in this crate's unit tests on Linux, since no FreeBSD
+// machine runs the library (scripts/build-freebsd.sh only builds it).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn lg_align(lg: c_int) -> c_int {
+        lg
+    }
+
+    #[test]
+    fn alignment_flags_are_honoured() {
+        for lg in [0, 3, 4, 6, 12, 16, 21] {
+            let p = mallocx(100, lg_align(lg));
+            assert!(!p.is_null());
+            assert_eq!(p as usize % (1usize << lg), 0, "MALLOCX_LG_ALIGN({lg})");
+            // SAFETY: a live block from mallocx.
+            unsafe {
+                assert!(sallocx(p, 0) >= 100);
+                assert_eq!(sallocx(p, 0), ffi::snrs_usable_size(p));
+                dallocx(p, 0);
+            }
+        }
+        // The tcache and arena bits are ignored.
+        let p = mallocx(64, lg_align(6) | (1 << 8) | (5 << 20));
+        assert_eq!(p as usize % 64, 0);
+        // SAFETY: a live block.
+        unsafe { sdallocx(p, 64, 0) };
+    }
+
+    #[test]
+    fn zero_flag_zeroes_new_and_grown_bytes() {
+        let p = mallocx(4096, ZERO).cast::<u8>();
+        // SAFETY: 4096 bytes from mallocx.
+        unsafe {
+            assert!(core::slice::from_raw_parts(p, 4096).iter().all(|&b| b == 0));
+            core::ptr::write_bytes(p, 0xab, 4096);
+            let q = rallocx(p.cast(), 100_000, ZERO | lg_align(12)).cast::<u8>();
+            assert!(!q.is_null());
+            assert_eq!(q as usize % 4096, 0);
+            let s = core::slice::from_raw_parts(q, 100_000);
+            assert!(s[..4096].iter().all(|&b| b == 0xab), "contents kept");
+            assert!(s[4096..].iter().all(|&b| b == 0), "growth zeroed");
+            dallocx(q.cast(), 0);
+        }
+    }
+
+    #[test]
+    fn nallocx_and_xallocx_report_usable_sizes() {
+        for size in [1, 17, 1000, 70_000, 3 << 20] {
+            let p = mallocx(size, 0);
+            // SAFETY: a live block.
+            unsafe {
+                assert_eq!(nallocx(size, 0), sallocx(p, 0), "size {size}");
+                // Never grows in place beyond the usable size.
+                assert_eq!(xallocx(p, size * 4, 0, 0), sallocx(p, 0));
+                dallocx(p, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn mallctl_has_no_tree() {
+        let name = c"stats.allocated";
+        let mut mib = [0usize; 4];
+        let mut len = mib.len();
+        assert_eq!(
+            mallctl(
+                name.as_ptr(),
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+                0
+            ),
+            ENOENT
+        );
+        assert_eq!(
+            mallctlnametomib(name.as_ptr(), mib.as_mut_ptr(), &mut len),
+            ENOENT
+        );
+    }
 }

@@ -82,7 +82,12 @@ mod x64;
 #[cfg(all(feature = "override", target_os = "linux", target_env = "gnu"))]
 pub mod glibc_api;
 
-#[cfg(all(feature = "override", target_os = "freebsd"))]
+// FreeBSD's; also compiled for the unit tests on Linux, where its flag
+// logic runs (no FreeBSD machine runs the library).
+#[cfg(any(
+    all(feature = "override", target_os = "freebsd"),
+    all(test, target_os = "linux")
+))]
 pub mod jemalloc_api;
 
 pub use global::{AllocStats, MemoryUsage, SnMalloc};
