@@ -12,8 +12,10 @@
 //!   keeps the system `malloc`.
 //! * With the `override` feature the crate also exports the C allocation API
 //!   (`malloc`, `free`, ..., C++ `operator new`/`delete`) and so replaces the
-//!   allocator of the whole process. Built in this repository's workspace,
-//!   `target/release/libsnmalloc_rs.so` is that library, for `LD_PRELOAD`.
+//!   allocator of the whole process. The preloadable `libsnmalloc_rs.so`
+//!   (the repository's `preload` package) is this crate with `override`.
+//!
+//! The crate is `no_std`; the native build is the `snmalloc-rs-sys` crate's.
 //!
 //! [snmalloc]: https://github.com/microsoft/snmalloc
 #![cfg_attr(not(test), no_std)]
@@ -44,33 +46,11 @@ preload_platform! {
     mod stats;
 }
 
-#[cfg(all(
-    feature = "override",
-    any(
-        target_os = "linux",
-        target_os = "freebsd",
-        target_os = "macos",
-        windows
-    )
-))]
-mod writer;
-
 #[cfg(all(feature = "override", windows))]
 mod platform;
 
 #[cfg(all(feature = "override", any(target_os = "macos", windows)))]
 mod export;
-
-#[cfg(all(
-    feature = "override",
-    any(
-        target_os = "linux",
-        target_os = "freebsd",
-        target_os = "macos",
-        windows
-    )
-))]
-pub mod c_ext;
 
 // The x86-64 decoder behind the Windows hooks is plain code: its unit tests
 // run everywhere.
@@ -92,22 +72,27 @@ pub mod jemalloc_api;
 
 pub use global::{AllocStats, MemoryUsage, SnMalloc};
 
-/// Whether an environment option's value turns it on: anything but empty,
-/// `0`, `false` or `no` (the same spellings on every platform).
-#[cfg(all(
-    feature = "override",
-    any(
-        target_os = "linux",
-        target_os = "freebsd",
-        target_os = "macos",
-        windows
-    )
-))]
-fn option_is_on(v: &[u8]) -> bool {
-    !(v.is_empty()
-        || v == b"0"
-        || v.eq_ignore_ascii_case(b"false")
-        || v.eq_ignore_ascii_case(b"no"))
+/// Every platform where the library takes over the process's allocator:
+/// by its exported C API (Unix) or by redirecting the C runtime (Windows).
+macro_rules! override_platform {
+    ($($item:item)*) => {$(
+        #[cfg(all(feature = "override", any(target_os = "linux", target_os = "freebsd", target_os = "macos", windows)))]
+        $item
+    )*};
+}
+
+override_platform! {
+    pub mod c_ext;
+    mod writer;
+
+    /// Whether an environment option's value turns it on: anything but empty,
+    /// `0`, `false` or `no` (the same spellings on every platform).
+    fn option_is_on(v: &[u8]) -> bool {
+        !(v.is_empty()
+            || v == b"0"
+            || v.eq_ignore_ascii_case(b"false")
+            || v.eq_ignore_ascii_case(b"no"))
+    }
 }
 
 /// Whether this build of the crate carries the profiling counters (feature
