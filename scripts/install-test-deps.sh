@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests run under the library: a C/C++ compiler, binutils
-# (nm), python3, sqlite3, git, patchelf (snmalloc-run --add-needed) and
-# musl-tools (musl programs).
+# (nm), python3, sqlite3, git, patchelf (snmalloc-run --add-needed),
+# musl-tools (musl programs) and python3-venv (for zig, scripts/zig.sh).
 # Debian/Ubuntu; uses sudo when not root.
 set -euo pipefail
 
@@ -14,6 +14,9 @@ command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v git >/dev/null || need+=(git)
 command -v patchelf >/dev/null || need+=(patchelf)
 command -v musl-gcc >/dev/null || need+=(musl-tools)
+# scripts/zig.sh installs zig (PyPI ziglang) into a virtual environment.
+python3 -m ziglang version >/dev/null 2>&1 || python3 -c 'import ensurepip, venv' 2>/dev/null ||
+  need+=(python3-venv)
 [ -e /usr/include/stdio.h ] || need+=(libc6-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
