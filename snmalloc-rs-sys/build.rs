@@ -1,6 +1,6 @@
 //! Compiles snmalloc (from the pinned `snmalloc-sys` registry package) and our
 //! C++ glue in `shim/` with the configuration the product needs.
-//! vendor/snmalloc/README.md explains every choice made here.
+//! README.md (this package's) explains every choice made here.
 
 use std::env;
 use std::fs;

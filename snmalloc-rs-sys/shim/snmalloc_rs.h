@@ -1,5 +1,5 @@
 // The internal interface between snmalloc (shim/snmalloc_rs.cc) and the
-// Rust crate (src/ffi.rs mirrors it). Every symbol is hidden: calls from the
+// Rust crate (snmalloc-rs-sys/src/lib.rs mirrors it). Every symbol is hidden: calls from the
 // exported Rust entry points are direct, never through the PLT.
 //
 // Where the library carries two builds of snmalloc (Linux with glibc; see
