@@ -7,6 +7,7 @@
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
 mod common;
+use common::{ok, plain, preloaded_with};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,17 +19,6 @@ fn root() -> &'static Path {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(what: &str, out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
 }
 
 /// The musl build, once per test binary.
@@ -78,10 +68,7 @@ fn musl_program(src: &str) -> PathBuf {
 }
 
 fn run_preloaded(exe: &Path) -> Output {
-    Command::new(exe)
-        .env("LD_PRELOAD", musl_library())
-        .output()
-        .unwrap()
+    preloaded_with(musl_library(), Command::new(exe))
 }
 
 #[test]
@@ -89,10 +76,7 @@ fn the_c_api_and_musls_own_blocks() {
     let exe = musl_program("musl_api.c");
     assert_eq!(ok("musl_api", &run_preloaded(&exe)).trim(), "musl api ok");
     // The same program fails without the library: it checks who serves it.
-    let out = Command::new(&exe)
-        .env_remove("LD_PRELOAD")
-        .output()
-        .unwrap();
+    let out = plain(Command::new(&exe));
     assert!(
         !out.status.success(),
         "musl_api.c passed on musl's own malloc"

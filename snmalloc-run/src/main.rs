@@ -191,9 +191,9 @@ fn program(a: &Args) -> PathBuf {
 
 /// Everything that can be known before `exec`: CMD can take a preloaded
 /// library, and the library (ours, `--lib`, the musl build for a musl
-/// program) is one for it. Returns the library.
+/// program) is one for it. Returns the library and CMD's machine.
 #[cfg(not(any(target_os = "macos", windows)))]
-fn preflight(a: &Args, program: &Path) -> PathBuf {
+fn preflight(a: &Args, program: &Path) -> (PathBuf, object::Architecture) {
     let facts = elf::check_program(program).unwrap_or_else(|why| {
         fail(
             status::CANNOT_PRELOAD,
@@ -232,18 +232,19 @@ fn preflight(a: &Args, program: &Path) -> PathBuf {
             program.display()
         );
     }
-    lib
+    (lib, arch)
 }
 
+/// macOS: no machine to report (System Integrity Protection is the check).
 #[cfg(target_os = "macos")]
-fn preflight(a: &Args, program: &Path) -> PathBuf {
+fn preflight(a: &Args, program: &Path) -> (PathBuf, ()) {
     if let Err(why) = platform::check_preloadable(program) {
         fail(
             status::CANNOT_PRELOAD,
             format!("{}: {why}", program.display()),
         );
     }
-    library(a)
+    (library(a), ())
 }
 
 /// `--stats-file`, made absolute (CMD may change directory) and checked
@@ -287,7 +288,9 @@ fn main() {
         );
     }
     let program = program(&a);
-    let lib = preflight(&a, &program);
+    let (lib, arch) = preflight(&a, &program);
+    #[cfg(target_os = "macos")]
+    let () = arch;
     if a.compare {
         #[cfg(not(target_os = "macos"))]
         for (name, with) in &a.with {
@@ -297,10 +300,6 @@ fn main() {
                     format!("--with {name}={}: no such library", with.display()),
                 );
             }
-            let arch = elf::check_program(&program)
-                .ok()
-                .flatten()
-                .map_or_else(elf::host_arch, |f| f.arch);
             if let Err(why) = elf::check_library(with, arch) {
                 fail(
                     status::BAD_LIBRARY,
