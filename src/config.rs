@@ -3,6 +3,14 @@
 //!
 //! Read with `getenv`, which does not allocate, and kept in fixed storage:
 //! nothing here can call into an allocator that is not ready.
+//!
+//! In secure-execution mode (a set-user-ID, set-group-ID or
+//! file-capability program, run by a user who chose its environment) none
+//! is read: the process runs with the defaults, and the options are removed
+//! from the environment it passes on, as the loader does with `LD_PRELOAD`,
+//! so that a child that keeps the privilege without being in that mode
+//! (a program that sets all its ids to root, then `exec`s) cannot be
+//! steered either.
 
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, CStr};
@@ -112,8 +120,21 @@ fn flag(name: &CStr) -> bool {
     crate::option_is_on(unsafe { CStr::from_ptr(v) }.to_bytes())
 }
 
+/// Removes every option from the environment (secure-execution mode).
+fn scrub() {
+    for name in crate::options::ALL {
+        // SAFETY: a NUL-terminated name; libc serialises changes to the
+        // environment.
+        unsafe { libc::unsetenv(name.as_ptr()) };
+    }
+}
+
 /// Reads the environment. Called once, from the library's initialiser.
 pub fn load() {
+    if crate::platform::secure_execution() {
+        scrub();
+        return;
+    }
     let mut o = Options::new();
     o.stats = flag(STATS);
     o.verbose = flag(VERBOSE);

@@ -42,6 +42,7 @@ preload_platform! {
     pub mod libc_api;
     mod config;
     mod lifecycle;
+    mod log_file;
     mod platform;
     mod stats;
 }

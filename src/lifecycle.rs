@@ -21,7 +21,7 @@ pub fn on_load() {
         } else {
             ""
         };
-        let program = crate::platform::program_name().to_str().unwrap_or("?");
+        let program = crate::writer::Escaped(crate::platform::program_name().to_bytes());
         let _ = write!(
             w,
             "snmalloc-rs {}{kind}: serving allocations of pid {pid} ({program}){}",

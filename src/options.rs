@@ -1,8 +1,10 @@
 //! The environment options of the library, named once: read by the library
 //! (`config.rs`, the Windows redirection) and set by the launcher, which
 //! includes this file. The README's table says what each does.
-//! (`SNMALLOC_PAGEMAP` is read by the C++ side before any Rust code runs:
-//! `snmalloc-rs-sys/shim/flavour.h`.)
+//!
+//! In secure-execution mode (a set-user-ID program, say) the library
+//! ignores every one of them and removes them from the environment that
+//! the process passes on: `ALL` lists them.
 
 use core::ffi::CStr;
 
@@ -19,3 +21,10 @@ pub const DECAY: &CStr = c"SNMALLOC_DECAY";
 /// line and the exit report (the launcher sets its own pid, which the
 /// program it `exec`s keeps; its children stay quiet unless `--children`).
 pub const REPORT_PID: &CStr = c"SNMALLOC_REPORT_PID";
+/// `SNMALLOC_PAGEMAP`: which build serves the process (`flat`,
+/// `compact`); read by the C++ side before any Rust code runs
+/// (`snmalloc-rs-sys/shim/flavour.h`).
+pub const PAGEMAP: &CStr = c"SNMALLOC_PAGEMAP";
+
+/// Every option, for what applies to all of them.
+pub const ALL: [&CStr; 6] = [STATS, STATS_FILE, VERBOSE, DECAY, REPORT_PID, PAGEMAP];

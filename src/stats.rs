@@ -6,7 +6,7 @@
 //! cannot disturb what it measures.
 
 use crate::config;
-use crate::writer::Writer;
+use crate::writer::{Escaped, Writer};
 use core::fmt::{self, Write};
 
 /// Bytes, with a binary unit for people and the exact figure for scripts.
@@ -32,7 +32,7 @@ impl fmt::Display for Bytes {
 /// Writes the report to `out`.
 pub fn write_report(out: &mut impl Write) -> fmt::Result {
     let usage = crate::SnMalloc::memory_usage();
-    let name = crate::platform::program_name().to_str().unwrap_or("?");
+    let name = Escaped(crate::platform::program_name().to_bytes());
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     writeln!(
@@ -137,26 +137,28 @@ fn write_profile(out: &mut impl Write) -> fmt::Result {
 }
 
 /// Prints the report if `SNMALLOC_STATS` asked for one: appended to
-/// `SNMALLOC_STATS_FILE` if set, else to stderr.
+/// `SNMALLOC_STATS_FILE` if set and safe to write (`crate::log_file`),
+/// else to stderr, after one line saying why the file was refused.
 pub fn report_at_exit() {
     let opts = config::get();
     if !opts.stats || !opts.reports_here() {
         return;
     }
-    let fd = match opts.stats_file() {
-        // SAFETY: a NUL-terminated path; the descriptor is closed below.
-        Some(path) => unsafe {
-            libc::open(
-                path.as_ptr(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
-                0o644,
-            )
-        },
+    let fd = match opts.stats_file().map(|p| (p, crate::log_file::open_append(p))) {
         None => 2,
+        Some((_, Ok(fd))) => fd,
+        Some((path, Err(why))) => {
+            let mut w = Writer::stderr();
+            let _ = write!(
+                w,
+                "snmalloc-rs: the report is not written to {}={}: the file {why}; it follows on stderr",
+                crate::options::STATS_FILE.to_str().unwrap_or_default(),
+                Escaped(path.to_bytes())
+            );
+            w.end_line();
+            2
+        }
     };
-    if fd < 0 {
-        return;
-    }
     {
         let mut w = Writer::new(fd);
         let _ = write_report(&mut w);

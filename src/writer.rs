@@ -82,6 +82,36 @@ impl Drop for Writer {
     }
 }
 
+/// Bytes the process's caller controls (a program name, a path), shown
+/// without letting them forge lines: printable characters as they are,
+/// control characters (C0, DEL, C1) and bytes that are not UTF-8 escaped as
+/// `\n`, `\t`, `\r`, `\xNN` or `\u{NN}`, and `\` doubled.
+#[cfg(unix)]
+pub struct Escaped<'a>(pub &'a [u8]);
+
+#[cfg(unix)]
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '\\' => f.write_str("\\\\")?,
+                    '\n' => f.write_str("\\n")?,
+                    '\t' => f.write_str("\\t")?,
+                    '\r' => f.write_str("\\r")?,
+                    c if (c as u32) < 0x80 && c.is_control() => write!(f, "\\x{:02x}", c as u32)?,
+                    c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
+                    c => f.write_char(c)?,
+                }
+            }
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A fixed, NUL-terminated buffer to format into without allocating (for
 /// text handed to C, such as `malloc_info`'s XML).
 #[cfg(target_os = "linux")]
@@ -116,5 +146,29 @@ impl<const N: usize> Write for StackBuf<N> {
         self.buf[self.len..end].copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::Escaped;
+
+    fn esc(b: &[u8]) -> String {
+        format!("{}", Escaped(b))
+    }
+
+    #[test]
+    fn caller_controlled_bytes_cannot_forge_lines() {
+        assert_eq!(esc(b"python3"), "python3");
+        assert_eq!(esc("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(
+            esc(b"x\n* * * * * root echo pwned"),
+            "x\\n* * * * * root echo pwned"
+        );
+        assert_eq!(esc(b"a\rb\tc\x1b[2J\x7f"), "a\\rb\\tc\\x1b[2J\\x7f");
+        assert_eq!(esc("\u{85}\u{9b}".as_bytes()), "\\u{85}\\u{9b}");
+        assert_eq!(esc(b"\xff\xfe/bin"), "\\xff\\xfe/bin");
+        assert_eq!(esc(b"back\\slash"), "back\\\\slash");
+        assert!(!esc(&(0u8..=255).collect::<Vec<_>>()).contains(['\n', '\r']));
     }
 }

@@ -125,9 +125,24 @@ namespace snrs::flavour
     return UNDECIDED;
   }
 
+  /// Secure-execution mode (AT_SECURE, from /proc/self/auxv: libc's
+  /// getauxval may not be ready); without /proc, whether the real and
+  /// effective ids differ. Its caller's SNMALLOC_PAGEMAP is ignored there,
+  /// as every option is (src/config.rs).
+  inline bool secure()
+  {
+    uint64_t auxv[2 * 64];
+    long n = read_file("/proc/self/auxv", reinterpret_cast<char*>(auxv), sizeof auxv);
+    constexpr uint64_t AT_SECURE_TAG = 23;
+    for (long i = 0; n > 0 && (i + 2) * 8 <= n && auxv[i] != 0; i += 2)
+      if (auxv[i] == AT_SECURE_TAG)
+        return auxv[i + 1] != 0;
+    return raw(SYS_getuid) != raw(SYS_geteuid) || raw(SYS_getgid) != raw(SYS_getegid);
+  }
+
   inline Kind decide()
   {
-    if (Kind k = asked(); k != UNDECIDED)
+    if (Kind k = secure() ? UNDECIDED : asked(); k != UNDECIDED)
       return k;
     if (limited(RLIMIT_AS) || limited(RLIMIT_DATA))
       return COMPACT;

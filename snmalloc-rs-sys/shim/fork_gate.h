@@ -589,7 +589,12 @@ namespace snrs::fork
 #  if defined(RTLD_NEXT)
     libc.fork = reinterpret_cast<ForkFn>(dlsym(RTLD_NEXT, "fork"));
 #  endif
-    if (const char* n = getenv("SNMALLOC_RS_TEST_FORK_REDO"))
+    // Never from a set-user-ID program's caller.
+#  if defined(__GLIBC__)
+    if (const char* n = secure_getenv("SNMALLOC_RS_TEST_FORK_REDO"))
+#  else
+    if (const char* n = issetugid() ? nullptr : getenv("SNMALLOC_RS_TEST_FORK_REDO"))
+#  endif
       test_redo.store(static_cast<uint32_t>(strtoul(n, nullptr, 10)));
     pthread_atfork(prepare, parent, child);
   }

@@ -18,6 +18,10 @@ mod pe;
 #[path = "../../src/options.rs"]
 #[allow(dead_code)]
 mod options;
+// How the library opens the report's file, which --stats-file is checked by.
+#[cfg(unix)]
+#[path = "../../src/log_file.rs"]
+mod log_file;
 mod platform;
 #[cfg(windows)]
 mod windows;
@@ -247,25 +251,36 @@ fn preflight(a: &Args, program: &Path) -> (PathBuf, ()) {
     (library(a), ())
 }
 
-/// `--stats-file`, made absolute (CMD may change directory) and checked
-/// for writing now rather than lost at exit.
+/// `--stats-file`, made absolute (CMD may change directory) and opened now
+/// as the library will open it at exit (created if missing), so that a
+/// refusal is said before CMD runs rather than at its end.
 #[cfg(unix)]
 fn stats_file(f: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
     let abs = std::path::absolute(f).unwrap_or_else(|e| {
         fail(
             status::STATS_FILE,
             format!("--stats-file {}: {e}", f.display()),
         )
     });
-    if let Err(e) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&abs)
-    {
+    let c = std::ffi::CString::new(abs.as_os_str().as_bytes()).unwrap_or_else(|_| {
         fail(
             status::STATS_FILE,
-            format!("--stats-file {}: cannot be written: {e}", abs.display()),
-        );
+            format!("--stats-file {}: the path holds a NUL byte", abs.display()),
+        )
+    });
+    match log_file::open_append(&c) {
+        // SAFETY: ours, just opened.
+        Ok(fd) => unsafe {
+            libc::close(fd);
+        },
+        Err(why) => fail(
+            status::STATS_FILE,
+            format!(
+                "--stats-file {} cannot be used: the file {why}",
+                abs.display()
+            ),
+        ),
     }
     abs
 }

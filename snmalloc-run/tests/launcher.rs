@@ -422,7 +422,7 @@ fn stats_file_is_made_absolute_and_checked_before_exec() {
             .output()
             .unwrap(),
         123,
-        "cannot be written",
+        "cannot be used: the file is in a directory that does not exist",
     );
     // Relative to where the launcher ran, although CMD changes directory.
     let dir = tmp().join("stats-rel");

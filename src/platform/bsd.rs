@@ -1,5 +1,6 @@
 //! What FreeBSD and macOS share: `errno` through `__error()` and the
-//! program's name through `getprogname()`.
+//! program's name through `getprogname()`, secure execution through
+//! `issetugid()`.
 
 use core::ffi::{c_int, CStr};
 
@@ -18,4 +19,11 @@ pub fn program_name() -> &'static CStr {
     }
     // SAFETY: NUL-terminated, lives for the process.
     unsafe { CStr::from_ptr(name) }
+}
+
+/// Whether the process runs in secure-execution mode: it was made
+/// set-user-ID or set-group-ID, or changed its ids (`issetugid`).
+pub fn secure_execution() -> bool {
+    // SAFETY: issetugid has no preconditions.
+    unsafe { libc::issetugid() != 0 }
 }

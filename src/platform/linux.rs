@@ -23,3 +23,11 @@ pub fn program_name() -> &'static CStr {
     // SAFETY: a NUL-terminated string owned by the C runtime.
     unsafe { CStr::from_ptr(name) }
 }
+
+/// Whether the process runs in secure-execution mode (set-user-ID,
+/// set-group-ID, file capabilities, or a security module's decision): the
+/// kernel's `AT_SECURE`, which the loader also obeys.
+pub fn secure_execution() -> bool {
+    // SAFETY: getauxval has no preconditions.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}

@@ -3,6 +3,8 @@
 //!
 //! - `set_errno(err)`: the calling thread's `errno`.
 //! - `program_name()`: the running program's name, for the exit report.
+//! - `secure_execution()`: whether the process runs set-user-ID (or the
+//!   like), when its caller's environment is not to be trusted.
 //! - `write_out(sink, bytes)`: one `write` to a file descriptor (Unix) or
 //!   to stderr (Windows), for `crate::writer`.
 //! - the platform's way to run `crate::lifecycle::on_load` when the
@@ -26,9 +28,9 @@ pub mod windows_sys;
 // FreeBSD needs nothing beyond `bsd` and `elf`; its allocator extras are
 // jemalloc's API (`crate::jemalloc_api`).
 #[cfg(any(target_os = "freebsd", target_os = "macos"))]
-pub use bsd::{program_name, set_errno};
+pub use bsd::{program_name, secure_execution, set_errno};
 #[cfg(target_os = "linux")]
-pub use linux::{program_name, set_errno};
+pub use linux::{program_name, secure_execution, set_errno};
 
 /// Writes some of `bytes` to the file descriptor `fd`; how many, or `None`
 /// on an error.
