@@ -25,10 +25,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 scripts/windows.sh --build-only
-if ! command -v hyperfine >/dev/null; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq hyperfine >/dev/null
-fi
+source scripts/lib/install.sh
+apt_install hyperfine
 bin=target/windows-tests
 for w in churn xthread cache; do
   x86_64-w64-mingw32-gcc-posix -O2 -static "scripts/bench/$w.c" -o "$bin/bench-$w.exe" -lpthread

@@ -17,16 +17,10 @@ mkdir -p "$bin" "$out"
 
 # What the suite needs; a peer that cannot be installed is left out by
 # snmalloc-run with a message.
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+source scripts/lib/install.sh
 want=(python3 sqlite3 git g++)
 [ $quick = 1 ] || want+=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 redis-server redis-tools)
-missing=()
-for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "bench: installing ${missing[*]}" >&2
-  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; } \
-    || echo "bench: could not install some of ${missing[*]}; those are skipped" >&2
-fi
+apt_install "${want[@]}" || echo "bench: could not install some of ${want[*]}; those are skipped" >&2
 
 cargo build --release --quiet
 run=target/release/snmalloc-run

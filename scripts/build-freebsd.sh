@@ -12,11 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-if ! /usr/bin/rustc --version 2>/dev/null | grep -q '^rustc 1\.9[6-9]' || [ ! -d /usr/lib/rustlib/src/rust/library ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rustc-web cargo-web rust-web-src >/dev/null
-fi
+source scripts/lib/install.sh
+debian_rust
 zig_python=$(scripts/zig.sh)
 triple=x86_64-unknown-freebsd
 echo "==> building libsnmalloc_rs.so for $triple (C++ and link: zig)"

@@ -14,10 +14,8 @@ root=$PWD
 arch=$(uname -m)
 triple=$arch-unknown-linux-musl
 var=$(echo "$triple" | tr 'a-z-' 'A-Z_')
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$triple"; then
-  echo "==> rustup target add $triple" >&2
-  rustup target add "$triple" >&2
-fi
+source scripts/lib/install.sh
+rustup_target "$triple"
 zig_python=$(scripts/zig.sh)
 echo "==> building libsnmalloc_rs.so for $triple (zig as C++ compiler and linker)" >&2
 # A cdylib needs the C library linked dynamically (Rust's musl target

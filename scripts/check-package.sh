@@ -7,18 +7,19 @@
 # Exit status: 0 all passed, 1 a check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/install.sh
 echo "== cargo package (with its verification build)"
 cargo package --quiet -p snmalloc-rs-sys -p snmalloc-rs
 msrv=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json,sys; print({p["name"]: p["rust_version"] for p in json.load(sys.stdin)["packages"]}["snmalloc-rs"])')
 echo "== Rust $msrv (rust-version): type-check of the workspace"
-rustup toolchain install "$msrv" --profile minimal >/dev/null 2>&1
+rustup_toolchain "$msrv"
 # The C++ is the same for every Rust; skip it (SNMALLOC_RS_SKIP_CXX).
 # The profiling package on its own: with the others, Cargo would unify its
 # `profile` feature into the preload library (which refuses to build so).
 SNMALLOC_RS_SKIP_CXX=1 cargo "+$msrv" check --quiet --all-targets --target-dir target/msrv
 SNMALLOC_RS_SKIP_CXX=1 cargo "+$msrv" check --quiet -p snmalloc-rs-profile --target-dir target/msrv
 echo "== no_std: snmalloc-rs for x86_64-unknown-none"
-rustup target add x86_64-unknown-none >/dev/null 2>&1
+rustup_target x86_64-unknown-none
 SNMALLOC_RS_SKIP_CXX=1 cargo check --quiet -p snmalloc-rs --target x86_64-unknown-none --target-dir target/nostd
 echo "package checks: ok"

@@ -1,30 +1,28 @@
 #!/usr/bin/env bash
-# Installs what the tests run under the library: a C/C++ compiler, binutils
-# (nm), python3, sqlite3, git, patchelf (snmalloc-run --add-needed),
-# musl-tools (musl programs) and python3-venv (for zig, scripts/zig.sh).
-# Debian/Ubuntu; uses sudo when not root.
+# Installs everything the tests need, before `cargo test` starts (no test
+# installs anything): the programs they run under the library and the
+# tools they build with. Debian/Ubuntu packages (apt-get; sudo when not
+# root), the musl target of rustup, and zig (PyPI ziglang, scripts/zig.sh)
+# for the musl build and the .deb's glibc 2.28 link.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/install.sh
 
+# command -> the Debian package that provides it
 need=()
-command -v gcc >/dev/null || need+=(gcc)
-command -v g++ >/dev/null || need+=(g++)
-command -v nm >/dev/null || need+=(binutils)
-command -v python3 >/dev/null || need+=(python3)
-command -v sqlite3 >/dev/null || need+=(sqlite3)
-command -v git >/dev/null || need+=(git)
-command -v patchelf >/dev/null || need+=(patchelf)
-command -v musl-gcc >/dev/null || need+=(musl-tools)
-# scripts/zig.sh installs zig (PyPI ziglang) into a virtual environment.
+for pair in gcc:gcc g++:g++ nm:binutils readelf:binutils python3:python3 \
+  sqlite3:sqlite3 git:git patchelf:patchelf musl-gcc:musl-tools file:file \
+  pkg-config:pkgconf dpkg-architecture:dpkg-dev valgrind:valgrind \
+  unshare:util-linux setpriv:util-linux flock:util-linux; do
+  command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
+[ -e /usr/include/stdio.h ] || need+=(libc6-dev)
+# scripts/zig.sh makes a virtual environment for ziglang.
 python3 -m ziglang version >/dev/null 2>&1 || python3 -c 'import ensurepip, venv' 2>/dev/null ||
   need+=(python3-venv)
-[ -e /usr/include/stdio.h ] || need+=(libc6-dev)
-
-if [ ${#need[@]} -eq 0 ]; then
-  echo "install-test-deps: everything is installed"
-  exit 0
+if [ ${#need[@]} -gt 0 ]; then
+  apt_install $(printf '%s\n' "${need[@]}" | sort -u)
 fi
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "install-test-deps: installing ${need[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+rustup_target "$(uname -m)-unknown-linux-musl"
+scripts/zig.sh >/dev/null
+echo "install-test-deps: everything the tests need is installed" >&2

@@ -33,16 +33,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build_only=0
 [ "${1:-}" = --build-only ] && build_only=1
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-need=()
-command -v x86_64-w64-mingw32-g++-posix >/dev/null || need+=(gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64)
-command -v wine >/dev/null || need+=(wine64 wine)
-/usr/bin/rustc --version 2>/dev/null | grep -q '^rustc 1\.9[6-9]' || need+=(rustc-web cargo-web)
-[ -d /usr/lib/rustlib/src/rust/library ] || need+=(rust-web-src)
-if [ ${#need[@]} -gt 0 ]; then
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source scripts/lib/install.sh
+apt_install gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine64 wine
+debian_rust
 
 t=x86_64-pc-windows-gnu
 export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1

@@ -34,6 +34,7 @@ fn share(stdout: &str) -> f64 {
 
 #[test]
 fn programs_fill_an_address_space_limit_then_get_enomem_and_recover() {
+    let _one_at_a_time = memory_hungry();
     let exe = compile("limits.c");
     let exe = exe.to_str().unwrap();
     for mib in [200u64, 1024, 4096] {
@@ -53,6 +54,7 @@ fn programs_fill_an_address_space_limit_then_get_enomem_and_recover() {
 
 #[test]
 fn programs_fill_a_data_limit_then_get_enomem_and_recover() {
+    let _one_at_a_time = memory_hungry();
     let exe = compile("limits.c");
     let out = limited("-d", 512 << 10, exe.to_str().unwrap(), &["1048576"], &[]);
     let stdout = ok("ulimit -d 512 MiB", &out);
@@ -61,6 +63,7 @@ fn programs_fill_a_data_limit_then_get_enomem_and_recover() {
 
 #[test]
 fn large_blocks_of_any_size_work_under_a_limit_and_in_the_compact_build() {
+    let _one_at_a_time = memory_hungry();
     let exe = compile("large_blocks.c");
     let exe = exe.to_str().unwrap();
     for (name, lib) in builds() {
@@ -90,6 +93,7 @@ fn large_blocks_of_any_size_work_under_a_limit_and_in_the_compact_build() {
 
 #[test]
 fn python3_runs_under_an_address_space_limit() {
+    let _one_at_a_time = memory_hungry();
     for mib in [200u64, 1024] {
         let out = limited(
             "-v",
@@ -185,16 +189,19 @@ fn give_back(mode: &str, env: &[(&str, &str)]) -> String {
 
 #[test]
 fn freed_large_blocks_leave_the_resident_set() {
+    let _one_at_a_time = memory_hungry();
     give_back("large", &[]);
 }
 
 #[test]
 fn malloc_trim_gives_back_freed_small_blocks() {
+    let _one_at_a_time = memory_hungry();
     give_back("small", &[]);
 }
 
 #[test]
 fn decay_zero_keeps_nothing_and_kernel_leaves_pages_to_the_kernel() {
+    let _one_at_a_time = memory_hungry();
     give_back("at-once", &[("SNMALLOC_DECAY", "0")]);
     give_back("kernel", &[("SNMALLOC_DECAY", "kernel")]);
 }
@@ -215,11 +222,13 @@ fn a_bad_decay_value_is_reported_and_the_default_kept() {
 
 #[test]
 fn mallinfo2_counts_what_the_program_holds() {
+    let _one_at_a_time = memory_hungry();
     give_back("mallinfo", &[]);
 }
 
 #[test]
 fn threads_and_fork_while_memory_goes_back_at_once() {
+    let _one_at_a_time = memory_hungry();
     // The most eager setting: every range freed to the shared pool goes
     // back to the OS at once, while threads free each other's blocks, end,
     // and fork.

@@ -9,9 +9,10 @@
 mod common;
 use common::{ok, plain, preloaded_with};
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -34,8 +35,14 @@ fn musl_library() -> &'static Path {
     })
 }
 
-/// tests/programs/`src` built with musl-gcc.
+/// tests/programs/`src` built with musl-gcc, once per test binary (tests
+/// that run at once share the build instead of writing one file together).
 fn musl_program(src: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(exe) = built.get(src) {
+        return exe.clone();
+    }
     let exe =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("musl-{}", src.replace('.', "_")));
     let out = Command::new("musl-gcc")
@@ -64,6 +71,7 @@ fn musl_program(src: &str) -> PathBuf {
             .stdout,
     );
     assert!(interp.contains("ld-musl"), "{src} is not a musl program");
+    built.insert(src.to_string(), exe.clone());
     exe
 }
 

@@ -128,10 +128,11 @@ fn the_installed_launcher_finds_the_installed_library() {
     );
 }
 
-/// Compiles tests/programs/`src` with `args`, runs it, and checks that it
-/// says it was served by snmalloc.
-fn build_and_run(src: &str, compiler: &str, args: &[String]) {
-    let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pkg-{}", src.replace('.', "_")));
+/// Compiles tests/programs/`src` with `args` into an executable named
+/// `name` (each test its own), runs it, and checks that it says it was
+/// served by snmalloc.
+fn build_and_run(src: &str, name: &str, compiler: &str, args: &[String]) {
+    let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pkg-{name}"));
     run(Command::new(compiler)
         .args(["-O1", "-Wall", "-Werror"])
         .arg(root().join("tests/programs").join(src))
@@ -167,14 +168,14 @@ fn pkg_config_flags() -> Vec<String> {
 
 #[test]
 fn a_c_program_built_with_pkg_config_runs_on_snmalloc() {
-    build_and_run("linked.c", "gcc", &pkg_config_flags());
+    build_and_run("linked.c", "linked-c", "gcc", &pkg_config_flags());
 }
 
 #[test]
 fn a_cxx_program_built_with_pkg_config_runs_on_snmalloc() {
     let mut flags = vec!["-std=c++17".to_string()];
     flags.extend(pkg_config_flags());
-    build_and_run("linked.cpp", "g++", &flags);
+    build_and_run("linked.cpp", "linked-cxx", "g++", &flags);
 }
 
 #[test]
@@ -183,6 +184,7 @@ fn a_statically_linked_c_program_runs_on_snmalloc() {
     let usr = unpacked().join("usr");
     build_and_run(
         "linked.c",
+        "linked-c-static",
         "gcc",
         &[
             "-static".into(),

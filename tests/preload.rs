@@ -67,9 +67,11 @@ fn deepbind_plugin_blocks_go_back_to_glibc() {
     cmd.arg(&plugin);
     let stdout = ok("deepbind.c", &preloaded(cmd));
     // glibc 2.34+ binds the plugin to its own malloc (all 100000 foreign);
-    // older glibc calls our __malloc_hook (none foreign). Both must work.
+    // older glibc calls our __malloc_hook (none foreign). Both must work,
+    // and each glibc must do what it does.
+    let expected = if glibc_at_least(2, 34) { 100000 } else { 0 };
     assert!(
-        stdout.contains("deepbind ok, 100000 of") || stdout.contains("deepbind ok, 0 of"),
+        stdout.contains(&format!("deepbind ok, {expected} of")),
         "{stdout}"
     );
 }
@@ -81,10 +83,8 @@ fn dlopen_instead_of_preload_does_not_crash() {
     cmd.arg(library());
     let out = plain(cmd);
     let stdout = ok("dlopen.c", &out);
-    assert!(
-        stdout.contains("dlopen loaded ok") || stdout.contains("dlopen refused: "),
-        "unexpected: {stdout}"
-    );
+    // glibc's static-TLS surplus takes the library's initial-exec TLS.
+    assert!(stdout.contains("dlopen loaded ok"), "unexpected: {stdout}");
 }
 
 #[test]
@@ -208,4 +208,16 @@ fn exports_the_whole_family() {
     for s in &exported {
         assert!(!s.starts_with("_ZN"), "internal C++ symbol exported: {s}");
     }
+}
+
+/// Whether this machine's glibc is at least `major.minor`.
+fn glibc_at_least(major: u32, minor: u32) -> bool {
+    // SAFETY: returns a static, NUL-terminated string.
+    let v = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
+    let mut parts = v
+        .to_str()
+        .unwrap()
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }

@@ -9,12 +9,24 @@ fn build_and_run(features: &[&str]) -> String {
     build_and_run_fixture("rust-user", features)
 }
 
+/// The target directory of the fixture `name` built with `features`: one per
+/// feature set, so that tests running at once never rebuild a binary that
+/// another one runs.
+fn fixture_target(name: &str, features: &[&str]) -> std::path::PathBuf {
+    let mut dir = name.to_string();
+    for f in features {
+        dir.push('-');
+        dir.push_str(f.trim_start_matches('-'));
+    }
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir)
+}
+
 /// Builds and runs tests/fixtures/`name` in a target directory of its own.
 fn build_and_run_fixture(name: &str, features: &[&str]) -> String {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let target = fixture_target(name, features);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(&cargo)
         .current_dir(&fixture)
@@ -125,7 +137,7 @@ fn a_dependent_builds_offline_from_vendored_sources() {
 fn a_rust_program_works_under_an_address_space_limit() {
     // Build first, unlimited (cargo and rustc need more than 1 GiB).
     build_and_run(&[]);
-    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-user/release/rust-user");
+    let bin = fixture_target("rust-user", &[]).join("release/rust-user");
     let out = Command::new("sh")
         .arg("-c")
         .arg(r#"ulimit -v 1048576 && exec "$0" limited"#)

@@ -202,3 +202,26 @@ pub fn preloaded_and_bound(what: &str, mut cmd: Command, log_dir: &Path) -> Outp
     );
     out
 }
+
+/// Taken by the tests that fill gigabytes (address-space limits, blocks
+/// given back): they run one at a time, so that two of them never compete
+/// for the machine's memory (a test that expects pages to stay resident,
+/// or the kernel to keep MADV_FREE pages, would see another's pressure).
+/// Fails with a clear message when the machine has too little memory for
+/// them.
+pub fn memory_hungry() -> std::sync::MutexGuard<'static, ()> {
+    static HUNGRY: Mutex<()> = Mutex::new(());
+    let guard = HUNGRY.lock().unwrap_or_else(|e| e.into_inner());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let available_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(u64::MAX);
+    assert!(
+        available_kib >= 6 << 20,
+        "the memory tests need 6 GiB of available memory; {} MiB are",
+        available_kib >> 10
+    );
+    guard
+}

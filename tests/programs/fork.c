@@ -7,12 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile int stop;
+static int stop; /* atomic accesses only */
 
 static void* churn(void* arg) {
   (void)arg;
   void* keep[256] = {0};
-  for (size_t i = 0; !stop; i++) {
+  for (size_t i = 0; !__atomic_load_n(&stop, __ATOMIC_RELAXED); i++) {
     size_t k = i % 256;
     free(keep[k]);
     keep[k] = malloc(1 + (i * 131) % (1 << 16));
@@ -29,7 +29,7 @@ int main(void) {
   check_served_by_us("malloc");
   owns_fn mine = owns();
   pthread_t t[3];
-  for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, churn, NULL);
+  for (int i = 0; i < 3; i++) CHECK(pthread_create(&t[i], NULL, churn, NULL) == 0);
   for (int i = 0; i < 300; i++) {
     pid_t pid = fork();
     CHECK(pid >= 0);
@@ -52,7 +52,7 @@ int main(void) {
       return 1;
     }
   }
-  stop = 1;
+  __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
   for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
   puts("fork ok");
   return 0;

@@ -106,12 +106,25 @@ static void run(const char* name) {
     free(global_array);
     go_on(32);
   } else if (strcmp(name, "overflow") == 0) {
-    /* 24 bytes asked, 80 written: into the next objects. */
-    char* p = malloc(24);
-    char* q = malloc(24);
-    memset(p, 0x41, 80);
+    /* Writes past a 24-byte block into the free block right after it. The
+     * neighbour is found, not assumed: the check build hands out a slab's
+     * objects in a random order, so the block after p may be another
+     * allocated one, or none (p last in its slab), and the write would
+     * then meet nothing that is ever checked. */
+    static char* held[4096];
+    char *p = NULL, *q = NULL;
+    held[0] = malloc(24);
+    for (int n = 1; n < 4096 && q == NULL; n++) {
+      held[n] = malloc(24);
+      for (int i = 0; i < n && q == NULL; i++)
+        if (held[n] > held[i] && held[n] - held[i] <= 64) {
+          p = held[i];
+          q = held[n];
+        }
+    }
+    if (q == NULL) _exit(3);
     free(q);
-    free(p);
+    memset(p, 0x41, (size_t)(q - p) + 16);
     go_on(24);
   } else if (strcmp(name, "write-after-free") == 0) {
     char* p = malloc(48);

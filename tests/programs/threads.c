@@ -82,9 +82,9 @@ int main(void) {
   check_served_by_us("malloc");
   mine = owns();
   pthread_t p[PRODUCERS], c[2];
-  for (size_t i = 0; i < 2; i++) pthread_create(&c[i], NULL, consumer, (void*)i);
+  for (size_t i = 0; i < 2; i++) CHECK(pthread_create(&c[i], NULL, consumer, (void*)i) == 0);
   for (size_t i = 0; i < PRODUCERS; i++)
-    pthread_create(&p[i], NULL, producer, (void*)i);
+    CHECK(pthread_create(&p[i], NULL, producer, (void*)i) == 0);
   for (int i = 0; i < PRODUCERS; i++) pthread_join(p[i], NULL);
   for (int i = 0; i < 2; i++) pthread_join(c[i], NULL);
   CHECK(consumed[0] + consumed[1] == (size_t)PRODUCERS * PER_PRODUCER);
@@ -92,7 +92,8 @@ int main(void) {
   /* Thread churn: 2000 threads, each exiting with its allocator state. */
   for (int round = 0; round < 250; round++) {
     pthread_t t[8];
-    for (size_t i = 0; i < 8; i++) pthread_create(&t[i], NULL, short_lived, (void*)i);
+    for (size_t i = 0; i < 8; i++)
+      CHECK(pthread_create(&t[i], NULL, short_lived, (void*)i) == 0);
     for (int i = 0; i < 8; i++) {
       void* left;
       pthread_join(t[i], &left);
