@@ -47,7 +47,7 @@ fn link_options(lib: &str) {
         println!("cargo:rustc-link-arg-cdylib=-Wl,-z,nodelete");
         for f in FORWARDS {
             let applies = match f.group {
-                "c" | "fork" => true,
+                "c" => true,
                 "glibc" => glibc,
                 "cxx" => wide,
                 other => panic!("src/forward_table.rs: unknown group {other}"),

@@ -139,6 +139,7 @@ fn main() {
         // the second at load when the process has limits.
         let mut flat = alloc.clone();
         flat.define("SNRS_FLAVOURS", None)
+            .flag_if_supported("--param=inline-unit-growth=200")
             .compile("snmalloc_rs_flat");
         alloc
             .define("SNRS_FLAVOURS", None)

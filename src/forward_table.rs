@@ -3,7 +3,6 @@
 // crate defines them (src/forwards.rs) and from which the preload package's
 // build.rs makes each C++ target the exported symbol itself (`--defsym`).
 // Groups: `c` (every platform with the C API), `glibc` (Linux with glibc),
-// `fork` (Linux),
 // `cxx` (Linux, 64-bit; Itanium C++ ABI names for LP64). A target named
 // `snrs_*` is a C++ function of snmalloc-rs-sys; others are Rust functions.
 forward_table! {
@@ -87,11 +86,5 @@ forward_table! {
         "_ZdlPvSt11align_val_tRKSt9nothrow_t" delete_aligned_nothrow => snrs_free(p: *mut c_void);
         /// `operator delete[](void*, std::align_val_t, const std::nothrow_t&)`.
         "_ZdaPvSt11align_val_tRKSt9nothrow_t" delete_array_aligned_nothrow => snrs_free(p: *mut c_void);
-    }
-    fork {
-        /// POSIX `fork`. The child is never left holding a half-updated
-        /// allocator: one that would be is discarded (`_exit` before any of the
-        /// program's code runs in it) and the process forks again.
-        fork => snrs_fork() -> c_int;
     }
 }

@@ -1,7 +1,7 @@
 //! The exported functions that only forward to snmalloc (feature
 //! `override`): `malloc`, `free`, `calloc`, `realloc`,
-//! `malloc_usable_size`, glibc's `__libc_*` names, the C++ operators and
-//! `fork`, defined from the one table in `src/forward_table.rs`.
+//! `malloc_usable_size`, glibc's `__libc_*` names and the C++ operators,
+//! defined from the one table in `src/forward_table.rs`.
 //!
 //! On ELF x86_64 and AArch64 each is naked: one direct `jmp`/`b` into the
 //! C++ side, where a Rust call through an `extern` declaration would load
@@ -11,7 +11,7 @@
 //! not exported under the C name: the interpose table points at them.
 
 use crate::ffi::*;
-// c_int: `fork`'s result (Linux).
+// c_int: `__posix_memalign`'s result (glibc).
 #[allow(unused_imports)]
 use core::ffi::{c_int, c_void};
 
@@ -25,10 +25,6 @@ macro_rules! forward_table {
     };
     (glibc { $($t:tt)* } $($rest:tt)*) => {
         forward_table!(@items (all(target_os = "linux", target_env = "gnu")) $($t)*);
-        forward_table!($($rest)*);
-    };
-    (fork { $($t:tt)* } $($rest:tt)*) => {
-        forward_table!(@items (target_os = "linux") $($t)*);
         forward_table!($($rest)*);
     };
     (cxx { $($t:tt)* } $($rest:tt)*) => {

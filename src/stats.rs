@@ -61,14 +61,11 @@ pub fn write_report(out: &mut impl Write) -> fmt::Result {
         "  address space reserved: {}",
         Bytes(usage.reserved as u64)
     )?;
-    let mut forks = crate::ffi::ForkCounts::default();
-    // SAFETY: a valid out-pointer.
-    unsafe { crate::ffi::snrs_fork_counts(&mut forks) };
-    if forks.guarded != 0 {
+    // SAFETY: reads a flag.
+    if unsafe { crate::ffi::snrs_fork_restarted() } != 0 {
         writeln!(
             out,
-            "  forks: {} (threads let through to break a lock cycle: {}, children forked again: {})",
-            forks.guarded, forks.intrusions, forks.redone
+            "  forked while another thread was changing the shared pool: this process started it again empty"
         )?;
     }
     #[cfg(feature = "profile")]

@@ -26,6 +26,60 @@
 
 namespace snrs
 {
+  /// Empties the process-wide ranges of a pipeline: every range that the
+  /// range type R reaches through a static parent (snmalloc's StaticRange,
+  /// and so GlobalRange), whatever the composition, found from the types
+  /// (a range keeps its parent as a member, ContainsParent, or as a
+  /// static, StaticParent). Each is constructed again in place, as the
+  /// constinit object it was at start; what it held is forgotten. For a
+  /// fork child copied while another thread was inside one (shim/fork.h);
+  /// ranges a thread keeps as members are that thread's, and left alone.
+  namespace restart
+  {
+    template<typename P>
+    struct Is
+    {
+      using Type = P;
+    };
+
+    struct None
+    {};
+
+    template<typename P>
+    Is<P> static_parent(snmalloc::StaticParent<P>*);
+    None static_parent(...);
+    template<typename P>
+    Is<P> member_parent(snmalloc::ContainsParent<P>*);
+    None member_parent(...);
+
+    /// Reaches StaticParent<P>'s protected static.
+    template<typename P>
+    struct Static : snmalloc::StaticParent<P>
+    {
+      static P* get()
+      {
+        return &Static::parent;
+      }
+    };
+
+    template<typename R>
+    void statics_of()
+    {
+      using S = decltype(static_parent(static_cast<R*>(nullptr)));
+      using M = decltype(member_parent(static_cast<R*>(nullptr)));
+      if constexpr (!snmalloc::stl::is_same_v<S, None>)
+      {
+        using P = typename S::Type;
+        new (Static<P>::get(), snmalloc::placement_token) P();
+        statics_of<P>();
+      }
+      else if constexpr (!snmalloc::stl::is_same_v<M, None>)
+      {
+        statics_of<typename M::Type>();
+      }
+    }
+  } // namespace restart
+
   template<typename Pal, typename Pagemap, typename Base>
   struct SharedPoolLocalState : snmalloc::BaseLocalStateConstants
   {
@@ -83,6 +137,14 @@ namespace snrs
       GlobalR global;
       return global.template ancestor<Shared>()->trim();
     }
+
+    /// The shared pool and the metadata range, empty (fork child).
+    static void restart_shared()
+    {
+      restart::statics_of<ObjectRange>();
+      restart::statics_of<GlobalMetaRange>();
+      pool_counts.retained.store(0);
+    }
   };
 
   /// The check build keeps upstream's hardened layout (metadata in ranges
@@ -95,6 +157,19 @@ namespace snrs
     static size_t trim()
     {
       return 0;
+    }
+
+    /// The central ranges of objects and metadata, empty (fork child).
+    static void restart_shared()
+    {
+      // Upstream's composition names its ranges privately: they are found
+      // from what its accessors return.
+      using Self = ProtectedLocalState*;
+      restart::statics_of<snmalloc::stl::remove_reference_t<
+        decltype(*Self(nullptr)->get_object_range())>>();
+      restart::statics_of<snmalloc::stl::remove_reference_t<
+        decltype(Self(nullptr)->get_meta_range())>>();
+      restart::statics_of<typename ProtectedLocalState::GlobalMetaRange>();
     }
   };
 
@@ -171,6 +246,16 @@ namespace snrs
     static bool is_initialised()
     {
       return initialised.load(snmalloc::stl::memory_order_acquire);
+    }
+
+    /// A fork child copied while another thread was changing shared state
+    /// (shim/fork.h): the shared pools and the pool of thread allocators
+    /// start again empty. The calling thread's allocator is its own and
+    /// stays; the others belong to threads this process does not have.
+    static void restart_shared()
+    {
+      LocalState::restart_shared();
+      new (&alloc_pool, snmalloc::placement_token) AllocPool();
     }
 
   private:

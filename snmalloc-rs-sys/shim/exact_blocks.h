@@ -29,6 +29,7 @@
 
 namespace snrs::exact
 {
+  using snmalloc::stl::Atomic;
 #ifdef SNRS_COMPACT
   using snmalloc::bits::align_up;
   constexpr size_t PAGE = snmalloc::OS_PAGE_SIZE;
@@ -43,78 +44,118 @@ namespace snrs::exact
   }
 
   /// Blocks mapped here: start address -> mapped length. Open addressing
-  /// with linear probing and backward-shift deletion, in memory of its own,
-  /// doubled at half full. Used only on the slow paths that name one of
-  /// these blocks or a pointer snmalloc does not own.
+  /// with linear probing, in memory of its own, rebuilt twice as large when
+  /// half its slots are used or were used. Used only on the slow paths that
+  /// name one of these blocks or a pointer snmalloc does not own.
+  ///
+  /// Every change is one store that publishes it (a slot's start, written
+  /// after its length; a removed slot's start turned into TOMB; a rebuilt
+  /// table's pointer), so that a fork child copied in the middle of one
+  /// finds the table as it was before or after it (shim/fork.h).
   class Table
   {
     struct Slot
     {
-      uintptr_t start;
+      Atomic<uintptr_t> start;
       size_t length;
     };
 
+    struct Slots
+    {
+      size_t capacity; // a power of two
+      Slot slot[1]; // capacity of them
+    };
+
+    static constexpr uintptr_t TOMB = 1; // never a page address
     static constexpr size_t FIRST_CAPACITY = PAGE / sizeof(Slot) * 4;
 
-    Slot* slots = nullptr;
-    size_t capacity = 0; // a power of two, or 0
-    size_t count = 0;
+    Atomic<Slots*> slots{nullptr};
+    size_t used = 0; // slots holding a start or a TOMB
+    size_t count = 0; // slots holding a start
     snmalloc::FlagWord lock;
 
-    size_t home(uintptr_t start) const
+    static size_t home(const Slots* t, uintptr_t start)
     {
       // Fibonacci hashing of the page number.
       return static_cast<size_t>(
                (start / PAGE) * uint64_t(0x9E3779B97F4A7C15) >> 32) &
-        (capacity - 1);
+        (t->capacity - 1);
     }
 
-    /// The slot holding `start`, or the empty one where it would go.
-    size_t find(uintptr_t start) const
+    static size_t bytes(size_t capacity)
     {
-      size_t i = home(start);
-      while (slots[i].start != 0 && slots[i].start != start)
-        i = (i + 1) & (capacity - 1);
-      return i;
+      return sizeof(Slots) + (capacity - 1) * sizeof(Slot);
     }
 
-    bool grow()
+    /// The slot holding `start`, or the empty one where a search ends.
+    static Slot& find(Slots* t, uintptr_t start)
     {
-      size_t n = capacity == 0 ? FIRST_CAPACITY : capacity * 2;
-      auto* fresh = static_cast<Slot*>(Pal::map_block(n * sizeof(Slot), PAGE));
+      size_t i = home(t, start);
+      for (uintptr_t s; (s = t->slot[i].start.load()) != 0 && s != start;)
+        i = (i + 1) & (t->capacity - 1);
+      return t->slot[i];
+    }
+
+    /// A table of `capacity` slots holding the live entries of `old`.
+    static Slots* rebuilt(Slots* old, size_t capacity)
+    {
+      auto* fresh =
+        static_cast<Slots*>(Pal::map_block(align_up(bytes(capacity), PAGE), PAGE));
+      if (fresh == nullptr)
+        return nullptr;
+      fresh->capacity = capacity;
+      if (old != nullptr)
+        for (size_t i = 0; i < old->capacity; i++)
+          if (uintptr_t s = old->slot[i].start.load(); s > TOMB)
+          {
+            Slot& to = find(fresh, s);
+            to.length = old->slot[i].length;
+            to.start.store(s);
+          }
+      return fresh;
+    }
+
+    /// Room for one more entry, rebuilding if need be.
+    bool make_room()
+    {
+      Slots* t = slots.load();
+      if (t != nullptr && (used + 1) * 2 <= t->capacity)
+        return true;
+      size_t capacity = t == nullptr ? FIRST_CAPACITY : t->capacity;
+      while ((count + 1) * 2 > capacity / 2)
+        capacity *= 2;
+      Slots* fresh = rebuilt(t, capacity);
       if (fresh == nullptr)
         return false;
-      Slot* old = slots;
-      size_t old_capacity = capacity;
-      slots = fresh;
-      capacity = n;
-      for (size_t i = 0; i < old_capacity; i++)
-        if (old[i].start != 0)
-          slots[find(old[i].start)] = old[i];
-      if (old != nullptr)
-        Pal::unmap_block(old, old_capacity * sizeof(Slot));
+      slots.store(fresh);
+      used = count;
+      if (t != nullptr)
+        Pal::unmap_block(t, align_up(bytes(t->capacity), PAGE));
       return true;
     }
 
-    /// Removes slot `i`, shifting back the entries that probed past it.
-    void erase(size_t i)
+    void add(uintptr_t start, size_t length)
     {
-      size_t j = i;
-      while (true)
-      {
-        j = (j + 1) & (capacity - 1);
-        if (slots[j].start == 0)
-          break;
-        size_t h = home(slots[j].start);
-        // Move j back to i unless its home lies cyclically in (i, j].
-        if (i <= j ? (h <= i || h > j) : (h <= i && h > j))
-        {
-          slots[i] = slots[j];
-          i = j;
-        }
-      }
-      slots[i] = {0, 0};
+      Slots* t = slots.load();
+      Slot& s = find(t, start);
+      s.length = length;
+      s.start.store(start);
+      used++;
+      count++;
+    }
+
+    /// Forgets the entry of `p`; its length, 0 if there is none.
+    size_t take_out(const void* p)
+    {
+      Slots* t = slots.load();
+      if (count == 0 || t == nullptr)
+        return 0;
+      Slot& s = find(t, reinterpret_cast<uintptr_t>(p));
+      if (s.start.load() == 0)
+        return 0;
+      s.start.store(TOMB);
       count--;
+      return s.length;
     }
 
   public:
@@ -123,26 +164,32 @@ namespace snrs::exact
     {
       snmalloc::PreventFork pf;
       snmalloc::FlagLock l(lock);
-      if ((count + 1) * 2 > capacity && !grow())
+      if (!make_room())
         return false;
-      auto start = reinterpret_cast<uintptr_t>(p);
-      slots[find(start)] = {start, length};
-      count++;
+      add(reinterpret_cast<uintptr_t>(p), length);
       return true;
     }
 
-    /// The block at `p` is now at `q`, `length` bytes long (the count does
-    /// not change: no growth).
-    void replace(const void* p, void* q, size_t length)
+    /// Resizes the block at `p` (`old_length` bytes) to `length` with
+    /// `Pal::remap_block`, under the lock, room for its new entry made
+    /// first; the block's new address, or nullptr with the block intact.
+    void* resize(void* p, size_t old_length, size_t length)
     {
       snmalloc::PreventFork pf;
       snmalloc::FlagLock l(lock);
-      size_t i = find(reinterpret_cast<uintptr_t>(p));
-      if (slots[i].start != 0)
-        erase(i);
-      auto start = reinterpret_cast<uintptr_t>(q);
-      slots[find(start)] = {start, length};
-      count++;
+      if (!make_room())
+        return nullptr;
+      void* q = Pal::remap_block(p, old_length, length);
+      if (q != nullptr)
+      {
+        // The new entry first: a child copied in between finds the block.
+        add(reinterpret_cast<uintptr_t>(q), length);
+        if (q != p)
+          take_out(p);
+        else
+          count--; // the entry just added replaced p's in find()
+      }
+      return q;
     }
 
     /// The mapped length of the block at `p`, 0 if it is not one of ours.
@@ -150,9 +197,11 @@ namespace snrs::exact
     {
       snmalloc::PreventFork pf;
       snmalloc::FlagLock l(lock);
-      if (count == 0)
+      Slots* t = slots.load();
+      if (count == 0 || t == nullptr)
         return 0;
-      return slots[find(reinterpret_cast<uintptr_t>(p))].length;
+      Slot& s = find(t, reinterpret_cast<uintptr_t>(p));
+      return s.start.load() > TOMB ? s.length : 0;
     }
 
     /// Forgets the block at `p`; returns its length, 0 if it was not ours.
@@ -160,13 +209,14 @@ namespace snrs::exact
     {
       snmalloc::PreventFork pf;
       snmalloc::FlagLock l(lock);
-      if (count == 0)
-        return 0;
-      size_t i = find(reinterpret_cast<uintptr_t>(p));
-      size_t length = slots[i].length;
-      if (length != 0)
-        erase(i);
-      return length;
+      return take_out(p);
+    }
+
+    /// After a fork (shim/fork.h): the table is consistent by construction;
+    /// its lock may have been copied held by a thread the child has not.
+    void unlock_after_fork()
+    {
+      new (&lock, snmalloc::placement_token) snmalloc::FlagWord();
     }
   };
 
@@ -329,6 +379,15 @@ namespace snrs::exact
 
   SNMALLOC_REQUIRE_CONSTINIT inline Kept kept;
 
+  /// A fork child copied while another thread was inside a section
+  /// (shim/fork.h): nothing kept (what was kept stays mapped, unused in
+  /// this child), and the table, consistent by construction, unlocked.
+  inline void restart()
+  {
+    new (&kept, snmalloc::placement_token) Kept();
+    table.unlock_after_fork();
+  }
+
   /// A block of `size` bytes aligned to `align`, zeroed if `zero`, or
   /// nullptr.
   SNMALLOC_SLOW_PATH inline void* alloc(size_t size, size_t align, bool zero)
@@ -389,12 +448,11 @@ namespace snrs::exact
   SNMALLOC_SLOW_PATH inline void* resize(void* p, size_t old_length, size_t size)
   {
     size_t length = align_up(size, PAGE);
-    void* q = Pal::remap_block(p, old_length, length);
+    void* q = table.resize(p, old_length, length);
     if (q == nullptr && kept.flush() != 0)
-      q = Pal::remap_block(p, old_length, length);
+      q = table.resize(p, old_length, length);
     if (q == nullptr)
       return nullptr;
-    table.replace(p, q, length);
     mapped.fetch_sub(old_length);
     count_in(length);
     return q;
@@ -423,6 +481,8 @@ namespace snrs::exact
   };
 
   SNMALLOC_REQUIRE_CONSTINIT inline NoneKept kept;
+
+  inline void restart() {}
 
   inline size_t usable_size(const void*)
   {

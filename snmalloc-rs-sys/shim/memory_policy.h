@@ -5,7 +5,7 @@
 // (shim/ranges.h).
 #pragma once
 
-#include "os_thread.h"
+#include "os.h"
 
 #include <snmalloc/stl/atomic.h>
 #include <stddef.h>
@@ -99,14 +99,8 @@ namespace snrs
       // larger than RAM plus swap; mode 1 grants anything; mode 2 counts
       // every mapping, and mmap then fails by itself.
       char mode = '0';
-      long fd = syscall(
-        SYS_openat, AT_FDCWD, "/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC);
-      if (fd >= 0)
-      {
-        if (syscall(SYS_read, fd, &mode, 1) != 1)
-          mode = '0';
-        syscall(SYS_close, fd);
-      }
+      if (os::read_file("/proc/sys/vm/overcommit_memory", &mode, 1) != 1)
+        mode = '0';
       struct sysinfo info;
       if (mode == '0' && sysinfo(&info) == 0)
       {

@@ -17,7 +17,7 @@
 #pragma once
 
 #include "memory_policy.h"
-#include "os_thread.h"
+#include "os.h"
 
 #include <snmalloc/backend_helpers/backend_helpers.h>
 

@@ -7,16 +7,16 @@
 #include <unistd.h>
 
 #ifndef _WIN32
-// Our fork gate replaces upstream's PreventFork in every lock of snmalloc
-// (fork_gate.h says why): upstream's class is renamed out of the way before
-// any snmalloc header uses the name.
+// Our count of the threads inside snmalloc's sections replaces upstream's
+// PreventFork in every lock of snmalloc (shim/fork.h says why): upstream's
+// class is renamed out of the way before any snmalloc header uses the name.
 #  define PreventFork UpstreamPreventFork
 #  include <snmalloc/ds_aal/prevent_fork.h>
 #  undef PreventFork
-#  include "fork_gate.h"
+#  include "fork.h"
 namespace snmalloc
 {
-  using PreventFork = snrs::fork::Region;
+  using PreventFork = snrs::fork::Section;
 } // namespace snmalloc
 #endif
 
@@ -422,12 +422,22 @@ SNRS_API void SNRS_NAME(delete_sized_aligned)(void* p, size_t size, size_t align
 
 namespace
 {
+#ifndef _WIN32
+  /// A fork child copied while another thread was changing shared state
+  /// starts it again empty (shim/fork.h).
+  void restart_after_fork()
+  {
+    Alloc::Config::restart_shared();
+    snrs::exact::restart();
+  }
+#endif
+
   // The library's initialiser, in both products (the preloadable library,
   // and a Rust program that links the crate): before any program code runs
   // (or, under dlopen, before dlopen returns), the pagemap exists, so that
   // a first call that looks up a pointer snmalloc never gave out (free,
   // malloc_usable_size, snmalloc_rs_owns) reads a real entry; and the fork
-  // gate's handlers are registered, first of the process's.
+  // child handler is registered.
   __attribute__((constructor)) void on_load()
   {
 #ifdef SNRS_FLAVOURS
@@ -444,7 +454,7 @@ namespace
     snrs::policy.read_system();
     Alloc::Config::ensure_init();
 #ifndef _WIN32
-    snrs::fork::install();
+    snrs::fork::install<restart_after_fork>();
 #endif
 #ifdef SNRS_COMPACT
     // Under a limit, this thread's allocator is made now: snmalloc aborts
@@ -459,17 +469,9 @@ namespace
 } // namespace
 
 #ifndef _WIN32
-SNRS_API pid_t SNRS_NAME(fork)(void)
+SNRS_API int SNRS_NAME(fork_restarted)(void)
 {
-  return snrs::fork::fork_checked();
-}
-
-SNRS_API void SNRS_NAME(fork_counts)(SnrsForkCounts* out)
-{
-  using snrs::fork::counts;
-  out->guarded = counts.guarded.load();
-  out->intrusions = counts.intrusions.load();
-  out->redone = counts.redone.load();
+  return snrs::fork::restarted.load() ? 1 : 0;
 }
 #endif
 

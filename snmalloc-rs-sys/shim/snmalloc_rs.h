@@ -43,14 +43,6 @@ struct SnrsMemory
   unsigned long long given_back; // given back to the OS, all time
 };
 
-// What the fork gate did in this process, for the exit report.
-struct SnrsForkCounts
-{
-  unsigned long long guarded; // forks that waited for the allocator
-  unsigned long long intrusions; // threads let through to break a cycle
-  unsigned long long redone; // children discarded and forked again
-};
-
 // Profiling build only (SNRS_PROFILE): per-size-class counters.
 struct SnrsClassStat
 {

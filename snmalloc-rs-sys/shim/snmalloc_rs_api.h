@@ -36,11 +36,11 @@ SNRS_FN(size_t, round_size, (size_t size))
 // and the bytes from `p` to the block's end.
 SNRS_FN(void*, block_start, (const void* p))
 SNRS_FN(size_t, block_remaining, (const void* p))
-// fork(), forked again when the child was copied with an allocator section
-// half done (shim/fork_gate.h). Unix.
+// 1 if this process began as a fork child copied while another thread was
+// changing the allocator's shared state, which it then started again empty
+// (shim/fork.h). Unix.
 #ifndef _WIN32
-SNRS_FN(pid_t, fork, (void))
-SNRS_FN(void, fork_counts, (SnrsForkCounts* out))
+SNRS_FN(int, fork_restarted, (void))
 #endif
 #ifdef _WIN32
 // Windows: releases the calling thread's allocator (DLL_THREAD_DETACH).

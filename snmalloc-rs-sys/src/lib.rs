@@ -54,13 +54,6 @@ extern "C" {
     pub fn snrs_resolve_foreign();
 }
 
-// The exported `fork` (Linux, with the C API).
-#[cfg(all(feature = "override", target_os = "linux"))]
-extern "C" {
-    /// fork(), made again when the child would inherit a torn allocator.
-    pub fn snrs_fork() -> core::ffi::c_int;
-}
-
 // Where the library carries two builds of snmalloc (build.rs `flavours`).
 #[cfg(all(
     target_os = "linux",
@@ -73,29 +66,15 @@ extern "C" {
     pub fn snrs_flavour() -> core::ffi::c_int;
 }
 
-/// What the fork gate did in this process (`SnrsForkCounts`).
-#[cfg(all(
-    feature = "override",
-    any(target_os = "linux", target_os = "freebsd", target_os = "macos")
-))]
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ForkCounts {
-    /// Forks that waited for the allocator's sections to finish.
-    pub guarded: u64,
-    /// Threads let through a closed gate to break a lock cycle.
-    pub intrusions: u64,
-    /// Children discarded (copied mid-section) and forked again.
-    pub redone: u64,
-}
-
 #[cfg(all(
     feature = "override",
     any(target_os = "linux", target_os = "freebsd", target_os = "macos")
 ))]
 extern "C" {
-    /// Fills `out` with the fork gate's counts.
-    pub fn snrs_fork_counts(out: *mut ForkCounts);
+    /// 1 if this process began as a fork child copied while another thread
+    /// was changing the allocator's shared state, which it then started
+    /// again empty (shim/fork.h).
+    pub fn snrs_fork_restarted() -> core::ffi::c_int;
 }
 
 /// Where the memory is, in bytes (`SnrsMemory`).

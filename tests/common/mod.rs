@@ -52,13 +52,26 @@ pub fn scratch(name: &str) -> PathBuf {
 /// once per test binary. `-fno-builtin` keeps the compiler from folding
 /// malloc/free pairs away: every call must reach the allocator.
 pub fn compile(src: &str) -> PathBuf {
+    compile_with(src, &[])
+}
+
+/// `compile`, with more arguments for the compiler and linker (libraries to
+/// link); the same source with other arguments is another executable.
+pub fn compile_with(src: &str, extra: &[&std::ffi::OsStr]) -> PathBuf {
     static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut name = src.replace('.', "_");
+    if !extra.is_empty() {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        extra.hash(&mut h);
+        name = format!("{name}-{:x}", h.finish());
+    }
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(exe) = built.get(src) {
+    if let Some(exe) = built.get(&name) {
         return exe.clone();
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(src.replace('.', "_"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(&name);
     let cxx = src.ends_with(".cpp");
     let status = Command::new(if cxx { "g++" } else { "gcc" })
         .args(["-O1", "-g", "-Wall", "-Werror", "-pthread", "-fno-builtin"])
@@ -71,16 +84,23 @@ pub fn compile(src: &str) -> PathBuf {
         .arg(dir.join(src))
         .arg("-o")
         .arg(&out)
+        .args(extra)
         .arg("-ldl")
         .status()
         .expect("run the C compiler (scripts/install-test-deps.sh installs it)");
     assert!(status.success(), "compiling {src} failed");
-    built.insert(src.to_string(), out.clone());
+    built.insert(name, out.clone());
     out
 }
 
-/// Compiles tests/programs/`src` (C) into a shared library.
+/// Compiles tests/programs/`src` (C) into a shared library, once per test
+/// binary.
 pub fn compile_shared(src: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(lib) = built.get(src) {
+        return lib.clone();
+    }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
     let out =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lib{}.so", src.replace('.', "_")));
@@ -100,6 +120,7 @@ pub fn compile_shared(src: &str) -> PathBuf {
         .status()
         .expect("run the C compiler");
     assert!(status.success(), "compiling {src} failed");
+    built.insert(src.to_string(), out.clone());
     out
 }
 
