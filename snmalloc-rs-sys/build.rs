@@ -131,36 +131,19 @@ fn main() {
             alloc.define("SNMALLOC_PLATFORM_HAS_GETENTROPY", None);
         }
     }
-    if flavours(&target_os, &target_arch) {
-        // Two builds of snmalloc (shim/flavour.h): the flat one under the
-        // interface's names, the compact one under snrs_compact_* with the
-        // snmalloc and snrs namespaces renamed, so that the two never share
-        // a symbol; shim/flavour_switch.cc turns the first into jumps to
-        // the second at load when the process has limits.
-        let mut flat = alloc.clone();
-        flat.define("SNRS_FLAVOURS", None)
-            .flag_if_supported("--param=inline-unit-growth=200")
-            .compile("snmalloc_rs_flat");
-        alloc
-            .define("SNRS_FLAVOURS", None)
-            .define("SNRS_FLAVOUR", "compact")
-            .define("SNRS_COMPACT", None)
-            .define("snmalloc", "snmalloc_compact")
-            .define("snrs", "snrs_compact")
-            // Its code for blocks mapped on their own (exact_blocks.h)
-            // used up GCC's inlining budget for the unit, which then
-            // outlined part of malloc's refill and gave its fast path a
-            // stack frame (scripts/bench/fastpath.sh, SNMALLOC_PAGEMAP=compact).
-            .flag_if_supported("--param=inline-unit-growth=200")
-            .compile("snmalloc_rs_compact");
-        base("flavour_switch.cc")
-            .define("SNRS_FLAVOURS", None)
-            .flag("-fno-exceptions")
-            .flag("-fno-rtti")
-            .compile("snmalloc_rs_switch");
-    } else {
-        alloc.compile("snmalloc_rs_alloc");
+    // The extra code of large blocks mapped on their own (exact_blocks.h)
+    // and of fork children (fork.h) used up GCC's inlining budget for the
+    // unit, which then gave malloc's fast path a stack frame
+    // (scripts/bench/fastpath.sh --check catches it).
+    alloc.flag_if_supported("--param=inline-unit-growth=200");
+    // For measurements only: snmalloc's flat pagemap (a 256 GiB reservation
+    // at start, one load fewer per free) instead of the two-level one, to
+    // compare the two on the same code (docs/memory.md).
+    println!("cargo:rerun-if-env-changed=SNMALLOC_RS_FLAT_PAGEMAP");
+    if env::var_os("SNMALLOC_RS_FLAT_PAGEMAP").is_some() {
+        alloc.define("SNRS_FLAT_PAGEMAP", None);
     }
+    alloc.compile("snmalloc_rs_alloc");
 
     if over && target_os == "linux" {
         // C++ operator new's failure path must throw std::bad_alloc and call
@@ -191,16 +174,6 @@ fn main() {
     if target_os == "linux" {
         println!("cargo:rustc-link-lib=dylib=dl");
     }
-}
-
-/// Whether the library carries two builds of snmalloc, a flat pagemap and a
-/// compact one for processes with memory limits, chosen at load
-/// (shim/flavour.h): glibc on the architectures whose system calls and
-/// jumps shim/flavour.h and shim/flavour_switch.cc make.
-fn flavours(target_os: &str, target_arch: &str) -> bool {
-    target_os == "linux"
-        && env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
-        && (target_arch == "x86_64" || target_arch == "aarch64")
 }
 
 /// The `upstream/src` folder of the pinned `snmalloc-sys` package.

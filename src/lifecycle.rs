@@ -24,26 +24,11 @@ pub fn on_load() {
         let program = crate::writer::Escaped(crate::platform::program_name().to_bytes());
         let _ = write!(
             w,
-            "snmalloc-rs {}{kind}: serving allocations of pid {pid} ({program}){}",
+            "snmalloc-rs {}{kind}: serving allocations of pid {pid} ({program})",
             env!("CARGO_PKG_VERSION"),
-            pagemap()
         );
         w.end_line();
     }
-}
-
-/// Which pagemap serves the process, where the library has two.
-fn pagemap() -> &'static str {
-    #[cfg(all(
-        target_os = "linux",
-        target_env = "gnu",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    // SAFETY: reads a value decided at load.
-    if unsafe { crate::ffi::snrs_flavour() } == 2 {
-        return " (compact pagemap: the process has a memory limit)";
-    }
-    ""
 }
 
 /// The exit report.

@@ -21,10 +21,6 @@ pub const DECAY: &CStr = c"SNMALLOC_DECAY";
 /// line and the exit report (the launcher sets its own pid, which the
 /// program it `exec`s keeps; its children stay quiet unless `--children`).
 pub const REPORT_PID: &CStr = c"SNMALLOC_REPORT_PID";
-/// `SNMALLOC_PAGEMAP`: which build serves the process (`flat`,
-/// `compact`); read by the C++ side before any Rust code runs
-/// (`snmalloc-rs-sys/shim/flavour.h`).
-pub const PAGEMAP: &CStr = c"SNMALLOC_PAGEMAP";
 
 /// Every option, for what applies to all of them.
-pub const ALL: [&CStr; 6] = [STATS, STATS_FILE, VERBOSE, DECAY, REPORT_PID, PAGEMAP];
+pub const ALL: [&CStr; 5] = [STATS, STATS_FILE, VERBOSE, DECAY, REPORT_PID];

@@ -62,7 +62,7 @@ fn programs_fill_a_data_limit_then_get_enomem_and_recover() {
 }
 
 #[test]
-fn large_blocks_of_any_size_work_under_a_limit_and_in_the_compact_build() {
+fn large_blocks_of_any_size_work_with_and_without_a_limit() {
     let _one_at_a_time = memory_hungry();
     let exe = compile("large_blocks.c");
     let exe = exe.to_str().unwrap();
@@ -83,10 +83,8 @@ fn large_blocks_of_any_size_work_under_a_limit_and_in_the_compact_build() {
             let what = format!("large_blocks.c, {name} build, ulimit -v {mib} MiB");
             assert!(ok(&what, &out).contains("large_blocks ok"));
         }
-        let mut cmd = Command::new(exe);
-        cmd.env("SNMALLOC_PAGEMAP", "compact");
-        let out = preloaded_with(&lib, cmd);
-        let what = format!("large_blocks.c, {name} build, compact pagemap, no limit");
+        let out = preloaded_with(&lib, Command::new(exe));
+        let what = format!("large_blocks.c, {name} build, no limit");
         assert!(ok(&what, &out).contains("large_blocks ok"));
     }
 }
@@ -107,11 +105,11 @@ fn python3_runs_under_an_address_space_limit() {
         );
         let stdout = ok(&format!("python3 under {mib} MiB"), &out);
         assert!(stdout.contains("python ok"), "{stdout}");
-        // Served by the library, in its build for limits.
+        // Served by the library.
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            stderr.contains("compact pagemap"),
-            "python3 was not served by the library's compact build:\n{stderr}"
+            stderr.contains("serving allocations"),
+            "python3 was not served by the library:\n{stderr}"
         );
     }
 }
@@ -146,14 +144,10 @@ fn request_sizes() -> (u64, u64) {
 fn impossible_requests_are_refused_at_once_by_every_entry_point() {
     let (huge, possible) = request_sizes();
     let exe = compile("impossible.c");
-    for pagemap in ["flat", "compact"] {
-        let mut cmd = Command::new(&exe);
-        cmd.arg(huge.to_string())
-            .arg(possible.to_string())
-            .env("SNMALLOC_PAGEMAP", pagemap);
-        let stdout = ok(&format!("impossible.c, {pagemap} pagemap"), &preloaded(cmd));
-        assert!(stdout.contains("impossible ok"), "{stdout}");
-    }
+    let mut cmd = Command::new(&exe);
+    cmd.arg(huge.to_string()).arg(possible.to_string());
+    let stdout = ok("impossible.c", &preloaded(cmd));
+    assert!(stdout.contains("impossible ok"), "{stdout}");
     // Under an address-space limit: larger than what is left.
     let out = limited(
         "-v",

@@ -129,9 +129,9 @@ fn a_dependent_builds_offline_from_vendored_sources() {
     assert_eq!(out.trim(), "rust: snmalloc, c malloc: system");
 }
 
-/// A Rust program under an address-space limit gets the compact pagemap
-/// too (Linux glibc): it starts, uses most of the limit, and a request
-/// beyond it fails as a `Result`, not an abort.
+/// A Rust program under an address-space limit (Linux glibc): it starts,
+/// uses most of the limit, and a request beyond it fails as a `Result`,
+/// not an abort.
 #[test]
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn a_rust_program_works_under_an_address_space_limit() {

@@ -110,7 +110,7 @@ fn a_set_user_id_program_ignores_the_callers_options() {
     let out = sb.run(&format!(
         r#"exec setpriv --reuid=65534 --regid=65534 --clear-groups env \
            SNMALLOC_STATS=1 SNMALLOC_VERBOSE=1 SNMALLOC_STATS_FILE="$D/victim" \
-           SNMALLOC_DECAY=0 SNMALLOC_PAGEMAP=flat \
+           SNMALLOC_DECAY=0 \
            bash -c 'exec -a "$0" "$D/probe"' 'x
 {CRON_LINE}'"#
     ));

@@ -68,15 +68,11 @@ run_one() {
   fi
   # In a process group of its own, so that children left hanging by a run
   # are killed with it; at most 90 s.
-  local status=0 pid watchdog
-  (cd "$out" && exec setsid env "${envs[@]}" ${preload:+LD_PRELOAD="$preload"} $cmd \
-    >/dev/null 2>&1) &
+  local status=0 pid
+  (cd "$out" && exec setsid env "${envs[@]}" ${preload:+LD_PRELOAD="$preload"} \
+    timeout -s KILL 90 $cmd >/dev/null 2>&1) &
   pid=$!
-  (sleep 90 && kill -KILL -- "-$pid" 2>/dev/null) &
-  watchdog=$!
   wait "$pid" || status=$?
-  kill "$watchdog" 2>/dev/null || true
-  wait "$watchdog" 2>/dev/null || true
   kill -KILL -- "-$pid" 2>/dev/null || true
   case $status in
     0) echo ok ;;

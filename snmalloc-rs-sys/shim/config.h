@@ -174,7 +174,9 @@ namespace snrs
   };
 
   /// snmalloc's flat pagemap: one entry per chunk of the whole address
-  /// space, 256 GiB reserved at start; the fewest instructions per lookup.
+  /// space, 256 GiB reserved at start; one load fewer per lookup. Where
+  /// there is no two-level pagemap, and for measurements
+  /// (SNMALLOC_RS_FLAT_PAGEMAP at build time).
   struct FlatMap
   {
     template<typename ClientMeta>
@@ -183,8 +185,9 @@ namespace snrs
     using Type = snmalloc::FlatPagemap<snmalloc::MIN_CHUNK_BITS, E, Pal, false>;
   };
 
-  /// Two levels, nothing reserved up front (shim/radix_pagemap.h): for
-  /// processes with an address-space or data limit.
+  /// Two levels, nothing reserved up front (shim/radix_pagemap.h): every
+  /// process works whatever limits it has or gets, and locks (mlockall)
+  /// only what it uses.
   struct RadixMap
   {
     template<typename ClientMeta>
@@ -193,6 +196,14 @@ namespace snrs
     template<typename E, typename Pal>
     using Type = RadixPagemap<snmalloc::MIN_CHUNK_BITS, E, Pal>;
   };
+
+  /// The pagemap of the library: two levels on Linux (the platform whose
+  /// PAL here reserves exactly and maps large blocks on their own).
+#if defined(__linux__) && !defined(SNRS_FLAT_PAGEMAP)
+  using Map = RadixMap;
+#else
+  using Map = FlatMap;
+#endif
 
   template<typename ClientMetaProvider, typename Secondary, typename Map>
   class BackendConfig final : public snmalloc::CommonConfig

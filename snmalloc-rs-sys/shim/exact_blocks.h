@@ -1,36 +1,39 @@
-// Large blocks mapped at their own size, in the compact build (processes
-// with a memory limit, shim/flavour.h).
+// Large blocks mapped at their own size (Linux).
 //
 // snmalloc serves a large block from a chunk of the next power of two: a
 // block of 600 MiB takes 1 GiB of address space, and a program of 600 KiB
 // blocks gets half of an address-space limit. Chunks, once reserved, stay
 // snmalloc's: address space a program used for large blocks could not hold
-// thread stacks or mappings later. Where address space is what is limited,
-// every large block is therefore mapped on its own, exactly (rounded to
-// pages), as glibc maps its blocks above its mmap threshold, and unmapped
-// when freed; realloc between two such blocks is an mremap. snmalloc's
+// thread stacks or mappings later. Every large block is therefore mapped on
+// its own, exactly (rounded to pages), as glibc maps its blocks above its
+// mmap threshold; realloc between two such blocks is an mremap. snmalloc's
 // pagemap does not know these blocks: a free, realloc or malloc_usable_size
 // of one reaches snmalloc's secondary allocator (ForeignMemory in
 // snmalloc_rs.cc), which asks this table before the previous allocator.
-// The flat build (no limit) never maps blocks here.
 //
-// Freed blocks are kept mapped for reuse as the shared pool keeps ranges
-// (same bound, same SNMALLOC_DECAY, at most KEPT of them): a program that
-// replaces large blocks in a loop would otherwise fault every page in
-// again, three to ten times glibc's time. A request takes the smallest
-// kept mapping that is large enough (its tail is unmapped), else the
-// largest, grown by mremap. When a mapping fails, every
-// kept one is unmapped and the mapping tried again: under a limit, kept
-// blocks never stand in the way of a request.
+// Freed blocks are kept for reuse as runs of pages (Runs): a request takes
+// the smallest kept run it fits in and the rest of the run stays kept, so
+// that the pages one block used serve the next without a system call or a
+// page fault, whatever their sizes (a program that replaces large blocks
+// in a loop otherwise faults every page in again, three to ten times
+// glibc's time). Runs are given back (unmapped) when older than
+// SNMALLOC_DECAY, oldest first beyond a bound, and all of them when a
+// mapping fails: under a limit, kept runs never stand in the way of a
+// request. When even that fails, the caller asks snmalloc's own pool,
+// whose freed chunks (small blocks freed under a limit) then serve it.
 #pragma once
 
 #include "pal.h"
 #include "ranges.h"
 
+#if defined(__linux__)
+#  define SNRS_EXACT_BLOCKS 1
+#endif
+
 namespace snrs::exact
 {
   using snmalloc::stl::Atomic;
-#ifdef SNRS_COMPACT
+#ifdef SNRS_EXACT_BLOCKS
   using snmalloc::bits::align_up;
   constexpr size_t PAGE = snmalloc::OS_PAGE_SIZE;
 
@@ -41,6 +44,13 @@ namespace snrs::exact
   {
     return size > snmalloc::MAX_SMALL_SIZECLASS_SIZE &&
       size <= snmalloc::bits::one_at_bit(snmalloc::bits::BITS - 2);
+  }
+
+  /// Names the calling thread while it lives.
+  inline const void* this_thread()
+  {
+    static thread_local char me;
+    return &me;
   }
 
   /// Blocks mapped here: start address -> mapped length. Open addressing
@@ -58,6 +68,7 @@ namespace snrs::exact
     {
       Atomic<uintptr_t> start;
       size_t length;
+      const void* owner; // the allocating thread (for the profiling build)
     };
 
     struct Slots
@@ -67,7 +78,8 @@ namespace snrs::exact
     };
 
     static constexpr uintptr_t TOMB = 1; // never a page address
-    static constexpr size_t FIRST_CAPACITY = PAGE / sizeof(Slot) * 4;
+    static constexpr size_t FIRST_CAPACITY = 1024;
+    static_assert(snmalloc::bits::is_pow2(FIRST_CAPACITY), "capacities are masks");
 
     Atomic<Slots*> slots{nullptr};
     size_t used = 0; // slots holding a start or a TOMB
@@ -110,6 +122,7 @@ namespace snrs::exact
           {
             Slot& to = find(fresh, s);
             to.length = old->slot[i].length;
+            to.owner = old->slot[i].owner;
             to.start.store(s);
           }
       return fresh;
@@ -134,14 +147,20 @@ namespace snrs::exact
       return true;
     }
 
+    /// Records `start` (or its new length, if it is recorded), allocated
+    /// by the calling thread.
     void add(uintptr_t start, size_t length)
     {
-      Slots* t = slots.load();
-      Slot& s = find(t, start);
+      Slot& s = find(slots.load(), start);
+      bool fresh = s.start.load() != start;
       s.length = length;
+      s.owner = this_thread();
       s.start.store(start);
-      used++;
-      count++;
+      if (fresh)
+      {
+        used++;
+        count++;
+      }
     }
 
     /// Forgets the entry of `p`; its length, 0 if there is none.
@@ -186,8 +205,6 @@ namespace snrs::exact
         add(reinterpret_cast<uintptr_t>(q), length);
         if (q != p)
           take_out(p);
-        else
-          count--; // the entry just added replaced p's in find()
       }
       return q;
     }
@@ -202,6 +219,19 @@ namespace snrs::exact
         return 0;
       Slot& s = find(t, reinterpret_cast<uintptr_t>(p));
       return s.start.load() > TOMB ? s.length : 0;
+    }
+
+    /// The thread that allocated the block at `p` (its this_thread()),
+    /// nullptr if the block is not one of ours.
+    const void* owner(const void* p)
+    {
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      Slots* t = slots.load();
+      if (count == 0 || t == nullptr)
+        return nullptr;
+      Slot& s = find(t, reinterpret_cast<uintptr_t>(p));
+      return s.start.load() > TOMB ? s.owner : nullptr;
     }
 
     /// Forgets the block at `p`; returns its length, 0 if it was not ours.
@@ -233,184 +263,305 @@ namespace snrs::exact
     while (now > cur && !peak.compare_exchange_weak(cur, now)) {}
   }
 
-  /// Freed mappings kept for reuse. Each operation first gives back those
-  /// older than the decay time; system calls are made outside the lock.
-  class Kept
+  /// Freed blocks kept for reuse, as runs of pages: in address order,
+  /// neighbours merged, at most MAX_RUNS of them. A request takes the
+  /// smallest run it fits in, from the run's start (aligned up if asked);
+  /// what remains stays kept. Each operation first gives back the runs
+  /// older than the decay time; beyond the bound (what may be kept for the
+  /// blocks held, RetainRange::bound_for) or MAX_RUNS, the oldest go first.
+  /// Giving back unmaps (pages and address space both), after the lock is
+  /// released. With SNMALLOC_DECAY=kernel, freed blocks are marked
+  /// MADV_FREE and kept whatever their age and number of bytes: the kernel
+  /// takes their pages when it needs memory.
+  class Runs
   {
-    struct Mapping
+    struct Run
     {
-      uintptr_t start = 0;
-      size_t length = 0;
-      uint64_t freed_ms = 0;
+      uintptr_t start;
+      size_t length;
+      uint64_t freed_ms;
     };
 
-    static constexpr size_t KEPT = 16;
-    Mapping kept[KEPT] = {};
+    static constexpr size_t MAX_RUNS = 64;
+    Run run[MAX_RUNS] = {};
+    size_t n = 0; // runs, sorted by start
     size_t bytes = 0;
     snmalloc::FlagWord lock;
 
-    /// Mappings taken out of `kept`, to unmap once the lock is released.
+    /// Runs taken out, to unmap once the lock is released.
     struct Out
     {
-      Mapping list[KEPT + 1];
+      Run list[MAX_RUNS + 2];
       size_t n = 0;
+
+      void add(uintptr_t start, size_t length)
+      {
+        list[n++] = {start, length, 0};
+      }
 
       ~Out()
       {
         for (size_t i = 0; i < n; i++)
         {
-          Pal::unmap_block(
-            reinterpret_cast<void*>(list[i].start), list[i].length);
+          Pal::unmap_block(reinterpret_cast<void*>(list[i].start), list[i].length);
           pool_counts.given_back.fetch_add(list[i].length);
         }
       }
     };
 
+    void erase(size_t i)
+    {
+      for (; i + 1 < n; i++)
+        run[i] = run[i + 1];
+      n--;
+    }
+
+    void insert_at(size_t i, Run r)
+    {
+      for (size_t j = n; j > i; j--)
+        run[j] = run[j - 1];
+      run[i] = r;
+      n++;
+    }
+
     void drop(size_t i, Out& out)
     {
-      out.list[out.n++] = kept[i];
-      bytes -= kept[i].length;
-      kept[i] = {};
+      out.add(run[i].start, run[i].length);
+      bytes -= run[i].length;
+      erase(i);
+    }
+
+    size_t oldest() const
+    {
+      size_t o = 0;
+      for (size_t i = 1; i < n; i++)
+        if (run[i].freed_ms < run[o].freed_ms)
+          o = i;
+      return o;
     }
 
     void expire(uint64_t now, Out& out)
     {
-      for (size_t i = 0; i < KEPT; i++)
-        if (kept[i].length != 0 && now - kept[i].freed_ms >= policy.decay_ms())
+      // SNMALLOC_DECAY=kernel: runs are MADV_FREE, the kernel takes their
+      // pages when it needs them; only the bound gives them back.
+      if (policy.lazy())
+        return;
+      for (size_t i = 0; i < n;)
+      {
+        if (now - run[i].freed_ms >= policy.decay_ms())
           drop(i, out);
+        else
+          i++;
+      }
+    }
+
+    void publish()
+    {
+      kept_bytes.store(bytes, snmalloc::stl::memory_order_relaxed);
     }
 
   public:
     /// Bytes kept (for the statistics).
-    snmalloc::stl::Atomic<size_t> kept_bytes{0};
+    Atomic<size_t> kept_bytes{0};
 
-    /// A kept mapping for a block of `length` bytes: the smallest that is
-    /// large enough, cut to `length`, else the largest (to be grown: its
-    /// pages are resident already). Its length is stored in `got`;
-    /// nullptr if none is kept.
-    void* take(size_t length, size_t& got)
+    /// `length` bytes (pages) aligned to `align` (a power of two, at least a
+    /// page) from a kept run, or nullptr. When no run is large enough, the
+    /// largest one (at page alignment) is taken whole: `got` says how many
+    /// bytes, for the caller to grow with mremap, so that its resident
+    /// pages serve the request rather than stay beside it.
+    void* take(size_t length, size_t align, size_t& got)
     {
       Out out;
       snmalloc::PreventFork pf;
       snmalloc::FlagLock l(lock);
-      if (bytes == 0)
+      got = length;
+      if (n == 0)
         return nullptr;
       expire(now_ms(), out);
-      size_t fit = KEPT, largest = KEPT;
-      for (size_t i = 0; i < KEPT; i++)
+      size_t best = n, largest = n;
+      for (size_t i = 0; i < n; i++)
       {
-        size_t n = kept[i].length;
-        if (n == 0)
-          continue;
-        if (n >= length && (fit == KEPT || n < kept[fit].length))
-          fit = i;
-        if (largest == KEPT || n > kept[largest].length)
+        uintptr_t at = align_up(run[i].start, align);
+        uintptr_t end = run[i].start + run[i].length;
+        if (at < end && end - at >= length && (best == n || run[i].length < run[best].length))
+          best = i;
+        if (largest == n || run[i].length > run[largest].length)
           largest = i;
       }
-      size_t best = fit != KEPT ? fit : largest;
-      if (best == KEPT)
-        return nullptr;
-      Mapping m = kept[best];
-      bytes -= m.length;
-      kept[best] = {};
-      kept_bytes.store(bytes);
-      got = m.length;
-      if (m.length > length)
+      if (best == n)
       {
-        out.list[out.n++] = {m.start + length, m.length - length, 0};
-        got = length;
-      }
-      return reinterpret_cast<void*>(m.start);
-    }
-
-    /// Keeps a freed mapping, or gives it back (policy, bound).
-    void put(void* p, size_t length, size_t held)
-    {
-      Out out;
-      {
-        snmalloc::PreventFork pf;
-        snmalloc::FlagLock l(lock);
-        expire(now_ms(), out);
-        size_t bound = RetainRange::bound_for(held);
-        if (!policy.retains() || length > bound)
+        if (largest == n || align > PAGE)
         {
-          out.list[out.n++] = {reinterpret_cast<uintptr_t>(p), length, 0};
+          publish();
+          return nullptr;
         }
-        else
+        Run r = run[largest];
+        bytes -= r.length;
+        erase(largest);
+        publish();
+        got = r.length;
+        return reinterpret_cast<void*>(r.start);
+      }
+      Run r = run[best];
+      uintptr_t at = align_up(r.start, align);
+      size_t front = at - r.start;
+      size_t back = r.start + r.length - (at + length);
+      bytes -= length;
+      if (front == 0 && back == 0)
+        erase(best);
+      else if (front == 0)
+        run[best] = {at + length, back, r.freed_ms};
+      else
+      {
+        run[best] = {r.start, front, r.freed_ms};
+        if (back != 0)
         {
-          // Oldest first, until the bound and a free slot allow it.
-          while (true)
+          if (n < MAX_RUNS)
+            insert_at(best + 1, {at + length, back, r.freed_ms});
+          else
           {
-            size_t oldest = KEPT, empty = KEPT;
-            for (size_t i = 0; i < KEPT; i++)
-            {
-              if (kept[i].length == 0)
-                empty = i;
-              else if (oldest == KEPT || kept[i].freed_ms < kept[oldest].freed_ms)
-                oldest = i;
-            }
-            if (empty != KEPT && bytes + length <= bound)
-            {
-              kept[empty] = {reinterpret_cast<uintptr_t>(p), length, now_ms()};
-              bytes += length;
-              break;
-            }
-            drop(oldest, out);
+            bytes -= back;
+            out.add(at + length, back);
           }
         }
-        kept_bytes.store(bytes);
       }
+      publish();
+      return reinterpret_cast<void*>(at);
     }
 
-    /// Gives back every kept mapping; returns how many bytes.
+    /// Keeps the freed block [p, p + length), or gives it back (policy,
+    /// bound); `held` is what the program holds in blocks mapped here.
+    void put(void* p, size_t length, size_t held)
+    {
+      if (policy.lazy())
+        Pal::notify_not_using(p, length);
+      Out out;
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      uint64_t now = now_ms();
+      expire(now, out);
+      // SNMALLOC_DECAY=kernel keeps every run: the kernel decides.
+      size_t bound = policy.lazy() ? SIZE_MAX : RetainRange::bound_for(held);
+      auto s = reinterpret_cast<uintptr_t>(p);
+      if (!(policy.retains() || policy.lazy()) || length > bound)
+      {
+        out.add(s, length);
+        publish();
+        return;
+      }
+      size_t i = 0;
+      while (i < n && run[i].start < s)
+        i++;
+      bool prev = i > 0 && run[i - 1].start + run[i - 1].length == s;
+      bool next = i < n && s + length == run[i].start;
+      if (prev && next)
+      {
+        run[i - 1].length += length + run[i].length;
+        run[i - 1].freed_ms = now;
+        erase(i);
+      }
+      else if (prev)
+      {
+        run[i - 1].length += length;
+        run[i - 1].freed_ms = now;
+      }
+      else if (next)
+      {
+        run[i] = {s, run[i].length + length, now};
+      }
+      else
+      {
+        if (n == MAX_RUNS)
+        {
+          size_t o = oldest();
+          drop(o, out);
+          if (o < i)
+            i--;
+        }
+        insert_at(i, {s, length, now});
+      }
+      bytes += length;
+      while (bytes > bound)
+        drop(oldest(), out);
+      publish();
+    }
+
+    /// Whether `p` lies in a kept run (freed memory: the check build).
+    bool holds(const void* p)
+    {
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      auto a = reinterpret_cast<uintptr_t>(p);
+      for (size_t i = 0; i < n; i++)
+        if (a >= run[i].start && a - run[i].start < run[i].length)
+          return true;
+      return false;
+    }
+
+    /// Gives back every kept run; returns how many bytes.
     size_t flush()
     {
       Out out;
       snmalloc::PreventFork pf;
       snmalloc::FlagLock l(lock);
       size_t total = bytes;
-      for (size_t i = 0; i < KEPT; i++)
-        if (kept[i].length != 0)
-          drop(i, out);
-      kept_bytes.store(0);
+      while (n != 0)
+        drop(n - 1, out);
+      publish();
       return total;
     }
   };
 
-  SNMALLOC_REQUIRE_CONSTINIT inline Kept kept;
+  SNMALLOC_REQUIRE_CONSTINIT inline Runs kept;
+} // namespace snrs::exact
+
+namespace snrs
+{
+  inline size_t release_kept_blocks() noexcept
+  {
+    return exact::kept.flush();
+  }
+} // namespace snrs
+
+namespace snrs::exact
+{
 
   /// A fork child copied while another thread was inside a section
   /// (shim/fork.h): nothing kept (what was kept stays mapped, unused in
   /// this child), and the table, consistent by construction, unlocked.
   inline void restart()
   {
-    new (&kept, snmalloc::placement_token) Kept();
+    new (&kept, snmalloc::placement_token) Runs();
     table.unlock_after_fork();
   }
 
   /// A block of `size` bytes aligned to `align`, zeroed if `zero`, or
-  /// nullptr.
+  /// nullptr (the caller then asks snmalloc's pool).
   SNMALLOC_SLOW_PATH inline void* alloc(size_t size, size_t align, bool zero)
   {
     size_t length = align_up(size, PAGE);
-    size_t got = 0;
-    void* p = align <= PAGE ? kept.take(length, got) : nullptr;
+    if (length < size)
+      return nullptr;
+    align = align < PAGE ? PAGE : align;
+    size_t got;
+    void* p = kept.take(length, align, got);
     if (p != nullptr && got < length)
     {
+      // Grown where its pages are (moved by the kernel if need be: page
+      // tables, not contents); a run spanning two mappings cannot be.
       void* q = Pal::remap_block(p, got, length);
       if (q == nullptr)
-        Pal::unmap_block(p, got);
+        kept.put(p, got, mapped.load());
       p = q;
     }
     if (p != nullptr)
     {
-      // Fresh pages past what was kept read as zero.
+      // Pages past what was kept are fresh, and read as zero.
       if (zero)
         ::memset(p, 0, got);
     }
     else
     {
-      align = align < PAGE ? PAGE : align;
       p = Pal::map_block(length, align);
       if (p == nullptr && kept.flush() != 0)
         p = Pal::map_block(length, align);
@@ -432,7 +583,21 @@ namespace snrs::exact
     return table.length(p);
   }
 
-  /// Unmaps the block at `p`; false if it is not mapped here.
+  /// The thread that allocated the block at `p` (this_thread()), nullptr if
+  /// it is not mapped here.
+  inline const void* owner(const void* p)
+  {
+    return table.owner(p);
+  }
+
+  /// The usable size of a block of `size` bytes mapped here (wanted()).
+  inline size_t rounded(size_t size)
+  {
+    return align_up(size, PAGE);
+  }
+
+  /// Keeps the block at `p` for reuse (or gives it back); false if it is
+  /// not mapped here.
   inline bool release(void* p)
   {
     size_t length = table.remove(p);
@@ -443,13 +608,14 @@ namespace snrs::exact
     return true;
   }
 
-  /// Moves the block at `p` (mapped here, `old_length` bytes) to `size`
-  /// bytes, wanted() too; nullptr (and `p` intact) if the system refuses.
+  /// Resizes the block at `p` (mapped here, `old_length` bytes) to `size`
+  /// bytes, wanted() too, in place or moved by mremap; nullptr (and `p`
+  /// intact) if the system refuses (the caller then copies).
   SNMALLOC_SLOW_PATH inline void* resize(void* p, size_t old_length, size_t size)
   {
     size_t length = align_up(size, PAGE);
     void* q = table.resize(p, old_length, length);
-    if (q == nullptr && kept.flush() != 0)
+    if (q == nullptr && length > old_length && kept.flush() != 0)
       q = table.resize(p, old_length, length);
     if (q == nullptr)
       return nullptr;
@@ -459,7 +625,7 @@ namespace snrs::exact
   }
 
 #else
-  // The flat build: no block is mapped here.
+  // Elsewhere no block is mapped here.
   SNMALLOC_FAST_PATH_INLINE bool wanted(size_t)
   {
     return false;
@@ -474,6 +640,11 @@ namespace snrs::exact
   {
     snmalloc::stl::Atomic<size_t> kept_bytes{0};
 
+    bool holds(const void*)
+    {
+      return false;
+    }
+
     size_t flush()
     {
       return 0;
@@ -487,6 +658,21 @@ namespace snrs::exact
   inline size_t usable_size(const void*)
   {
     return 0;
+  }
+
+  inline const void* owner(const void*)
+  {
+    return nullptr;
+  }
+
+  inline const void* this_thread()
+  {
+    return nullptr;
+  }
+
+  inline size_t rounded(size_t size)
+  {
+    return size;
   }
 
   inline bool release(void*)

@@ -14,9 +14,12 @@
 
 #include "snmalloc_rs.h"
 
+#include "exact_blocks.h"
+
 #if defined(SNMALLOC_CHECK_CLIENT) && !defined(_WIN32)
 #  include <dlfcn.h>
 #  include <pthread.h>
+#  include <sys/mman.h>
 #endif
 
 namespace snrs::live
@@ -96,13 +99,27 @@ namespace snrs::live
     "back)",
     "realloc or malloc_usable_size of a freed block"};
 
+#  if defined(__linux__)
+  /// Whether the page of `p` is mapped (msync refuses an unmapped range).
+  inline bool mapped(const void* p)
+  {
+    snrs::os::KeepErrno keep;
+    auto page = reinterpret_cast<void*>(
+      reinterpret_cast<uintptr_t>(p) & ~(uintptr_t(snmalloc::OS_PAGE_SIZE) - 1));
+    return msync(page, snmalloc::OS_PAGE_SIZE, MS_ASYNC) == 0 || errno != ENOMEM;
+  }
+#  endif
+
   /// A pointer that is not snmalloc's, on its way to its owner: it must not
-  /// be this thread's stack or a loaded object's static data.
+  /// be this thread's stack or a loaded object's static data, nor a large
+  /// block freed already (kept for reuse, or given back and unmapped).
   inline void foreign(const void* p, const Use& use)
   {
 #  if defined(__linux__)
     if (on_my_stack(p))
       misuse(use.stack, p);
+    if (snrs::exact::kept.holds(p) || !mapped(p))
+      misuse(use.returned, p);
 #  endif
 #  if !defined(_WIN32)
     Dl_info info;

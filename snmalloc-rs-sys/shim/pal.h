@@ -1,5 +1,5 @@
 // The platform layer snmalloc-rs gives snmalloc (the `Pal` of shim/config.h):
-// upstream's DefaultPal, with three changes on Linux.
+// upstream's DefaultPal, with these changes on Linux.
 //
 // 1. Freed memory goes back with the advice the policy names
 //    (SNMALLOC_DECAY, shim/memory_policy.h): MADV_DONTNEED, so that it
@@ -17,6 +17,11 @@
 //    which the kernel would accept, and then writes pagemap entries for all
 //    of it). Address-space and data limits need no test here: mmap itself
 //    fails with ENOMEM.
+// 4. A reservation that fails is tried again after the freed large blocks
+//    kept for reuse are given back (shim/exact_blocks.h): under a limit,
+//    memory a program freed serves its next request of any size.
+// 5. Large blocks are mapped on their own (map_block, remap_block,
+//    unmap_block; shim/exact_blocks.h).
 //
 // Every function leaves errno as it was when it succeeds.
 #pragma once
@@ -32,6 +37,10 @@
 namespace snrs
 {
 #if defined(__linux__)
+  /// Gives back the freed large blocks kept for reuse; how many bytes
+  /// (shim/exact_blocks.h).
+  inline size_t release_kept_blocks() noexcept;
+
   class Pal : public snmalloc::DefaultPal
   {
     using Base = snmalloc::DefaultPal;
@@ -42,12 +51,6 @@ namespace snrs
 
     static constexpr size_t minimum_alloc_size = Base::page_size;
 
-    /// fit_large applies to chunks of the shared pool (from 2 MiB) with at
-    /// least this much to drop: a system call for less costs more than the
-    /// pages it could give back.
-    static constexpr size_t FIT_FROM = size_t(2) << 20;
-    static constexpr size_t FIT_TAIL = size_t(256) << 10;
-
     /// Address space of `size` bytes aligned to `size` (a power of two).
     template<bool state_using>
     static void* reserve_aligned(size_t size) noexcept
@@ -55,6 +58,26 @@ namespace snrs
       SNMALLOC_ASSERT(snmalloc::bits::is_pow2(size));
       if (!policy.possible(size))
         return nullptr;
+      void* p = try_reserve_aligned(size);
+      if (p == nullptr && release_kept_blocks() != 0)
+        p = try_reserve_aligned(size);
+      return p;
+    }
+
+    /// Address space of `size` bytes (pages), for the two-level pagemap's
+    /// leaves.
+    static void* reserve(size_t size) noexcept
+    {
+      os::KeepErrno keep;
+      void* p = Base::reserve(size);
+      if (p == nullptr && release_kept_blocks() != 0)
+        p = Base::reserve(size);
+      return p;
+    }
+
+  private:
+    static void* try_reserve_aligned(size_t size) noexcept
+    {
       os::KeepErrno keep;
       // Exactly `size` bytes first: under an address-space limit a
       // reservation of twice the size (the fallback) fails long before the
@@ -87,6 +110,7 @@ namespace snrs
       return reinterpret_cast<void*>(aligned);
     }
 
+  public:
     /// Committed memory of `length` bytes (pages) aligned to `align` (a
     /// power of two, at least a page), for a block mapped on its own
     /// (shim/exact_blocks.h), or nullptr. Accounted by the kernel as
@@ -129,18 +153,6 @@ namespace snrs
       return q == MAP_FAILED ? nullptr : q;
     }
 
-    /// A large block of `size` bytes in a chunk of `chunk` bytes: pages
-    /// past its end that an earlier, larger block may have touched are
-    /// dropped, so that the block costs its own size in the resident set.
-    static void fit_large(void* p, size_t size, size_t chunk) noexcept
-    {
-      size_t used = snmalloc::bits::align_up(size, Base::page_size);
-      if (chunk < FIT_FROM || chunk < used || chunk - used < FIT_TAIL)
-        return;
-      os::KeepErrno keep;
-      madvise(snmalloc::pointer_offset(p, used), chunk - used, MADV_DONTNEED);
-    }
-
     static void notify_not_using(void* p, size_t size) noexcept
     {
       SNMALLOC_ASSERT(snmalloc::is_aligned_block<Base::page_size>(p, size));
@@ -164,12 +176,7 @@ namespace snrs
   };
 #else
   // Elsewhere upstream's PAL as it is: Windows decommits, macOS marks pages
-  // reusable (both leave the resident set), FreeBSD uses MADV_FREE; large
-  // blocks are not fitted (a decommitted tail would fault on Windows).
-  class Pal : public snmalloc::DefaultPal
-  {
-  public:
-    static void fit_large(void*, size_t, size_t) noexcept {}
-  };
+  // reusable (both leave the resident set), FreeBSD uses MADV_FREE.
+  using Pal = snmalloc::DefaultPal;
 #endif
 } // namespace snrs

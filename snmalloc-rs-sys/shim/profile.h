@@ -67,7 +67,12 @@ namespace snrs::profile
     if (p == nullptr)
       return {};
     if (!snmalloc::is_owned(const_cast<void*>(p)))
-      return {snrs::exact::usable_size(p), false};
+    {
+      const void* owner = snrs::exact::owner(p);
+      return {
+        snrs::exact::usable_size(p),
+        owner != nullptr && owner != snrs::exact::this_thread()};
+    }
     const auto& entry = snmalloc::Config::Backend::get_metaentry(
       snmalloc::address_cast(p));
     // The pagemap names the owning allocator by its message queue, which

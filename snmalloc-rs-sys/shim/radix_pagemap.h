@@ -1,7 +1,8 @@
-// A two-level pagemap for processes with an address-space or data limit
-// (the "compact" flavour, shim/flavour.h). snmalloc's flat pagemap is one
-// array with an entry for every 16 KiB of the address space: 256 GiB of
-// reserved address space, which any RLIMIT_AS below that refuses at start.
+// The two-level pagemap of the library (Linux). snmalloc's flat pagemap is
+// one array with an entry for every 16 KiB of the address space: 256 GiB of
+// reserved address space, which any RLIMIT_AS below that refuses (at start,
+// or at the next mapping once a limit is set at run time), valgrind cannot
+// give, and mlockall tries to lock.
 // This one has a root of one slot per GiB of address space, in static
 // storage, and a leaf of entries (1 MiB) for each GiB in which snmalloc
 // has memory, mapped when that memory is registered. Slots of GiBs that
@@ -58,13 +59,18 @@ namespace snrs
     static_assert(LEAF_SPAN_BITS > GRANULARITY_BITS);
     static_assert(PAL::address_bits > LEAF_SPAN_BITS);
 
-    /// The leaf of every GiB snmalloc never used. Never written.
-    alignas(64) inline static T empty_leaf[LEAF_ENTRIES]{};
-
     /// Each slot holds its leaf's distance from `empty_leaf`, so that the
-    /// zero-initialised root leads every slot to it without a test.
-    // mutable: snmalloc's own STL (feature vendored-stl) has no const load.
-    mutable snmalloc::stl::Atomic<ptrdiff_t> root[ROOT_SLOTS]{};
+    /// zero-initialised root leads every slot to it without a test. Both are
+    /// members of one object: a lookup takes one address of ours (the other
+    /// is a constant offset from it), one instruction fewer than two
+    /// statics. Plain integers and bytes, read and written with atomic
+    /// builtins: a constant initialiser of a quarter of a million atomic
+    /// objects exceeds clang's constexpr step limit.
+    ptrdiff_t root[ROOT_SLOTS]{};
+
+    /// The leaf of every GiB snmalloc never used, as zero bytes. Never
+    /// written (zero pages).
+    alignas(64) unsigned char empty_leaf[LEAF_BYTES]{};
 
     bool initialised = false;
 
@@ -79,8 +85,8 @@ namespace snrs
     T* leaf(address_t p) const
     {
       return reinterpret_cast<T*>(
-        reinterpret_cast<char*>(empty_leaf) +
-        root[slot(p)].load(snmalloc::stl::memory_order_acquire));
+        const_cast<unsigned char*>(empty_leaf) +
+        __atomic_load_n(&root[slot(p)], __ATOMIC_ACQUIRE));
     }
 
     static size_t index(address_t p)
@@ -109,8 +115,8 @@ namespace snrs
       address_t last = p + length - 1;
       for (address_t a = p; slot(a) <= slot(last); a += size_t(1) << LEAF_SPAN_BITS)
       {
-        auto& s = root[slot(a)];
-        if (s.load(snmalloc::stl::memory_order_relaxed) == 0)
+        ptrdiff_t& s = root[slot(a)];
+        if (__atomic_load_n(&s, __ATOMIC_RELAXED) == 0)
         {
           void* l = PAL::reserve(LEAF_BYTES);
           if (l == nullptr)
@@ -118,9 +124,10 @@ namespace snrs
           // Usable as reserved, except where the check build reserves
           // inaccessible memory (pal_enforce_access): then it is opened here.
           PAL::template notify_using<snmalloc::NoZero>(l, LEAF_BYTES);
-          s.store(
-            static_cast<char*>(l) - reinterpret_cast<char*>(empty_leaf),
-            snmalloc::stl::memory_order_release);
+          __atomic_store_n(
+            &s,
+            static_cast<unsigned char*>(l) - empty_leaf,
+            __ATOMIC_RELEASE);
         }
         if (slot(a) == ROOT_SLOTS - 1)
           break;
@@ -142,7 +149,7 @@ namespace snrs
 
     void set(address_t p, const T& t)
     {
-      SNMALLOC_ASSERT(leaf(p) != empty_leaf);
+      SNMALLOC_ASSERT(reinterpret_cast<unsigned char*>(leaf(p)) != empty_leaf);
       leaf(p)[index(p)] = t;
     }
   };

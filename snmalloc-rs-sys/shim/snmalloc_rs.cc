@@ -151,16 +151,8 @@ namespace snrs::live
 
 namespace snmalloc
 {
-  // The pagemap of this build of the library (shim/flavour.h).
-  using Config = snrs::BackendConfig<
-    snrs::live::Meta,
-    snrs::ForeignMemory,
-#ifdef SNRS_COMPACT
-    snrs::RadixMap
-#else
-    snrs::FlatMap
-#endif
-    >;
+  using Config =
+    snrs::BackendConfig<snrs::live::Meta, snrs::ForeignMemory, snrs::Map>;
 } // namespace snmalloc
 
 namespace snmalloc
@@ -198,26 +190,25 @@ namespace
   /// The alignment of malloc's blocks.
   constexpr size_t MALLOC_ALIGN = alignof(max_align_t);
 
-  /// A block of `size` bytes aligned to `align`, zeroed if `zero`, mapped
-  /// on its own (shim/exact_blocks.h), or NULL with ENOMEM.
-  SNMALLOC_SLOW_PATH void* mapped_block(size_t size, size_t align, bool zero)
+  /// A large block: mapped on its own (shim/exact_blocks.h) when it can
+  /// be, else from snmalloc's pool by `alloc` (whose freed chunks serve it
+  /// when the address space is used up: small blocks freed under a limit),
+  /// or NULL with ENOMEM.
+  template<bool zero, typename F>
+  SNMALLOC_SLOW_PATH void* large(size_t size, size_t align, F alloc)
   {
-    void* p = snrs::exact::alloc(size, align, zero);
+    if (snrs::exact::wanted(size))
+      if (void* p = snrs::exact::alloc(size, align, zero); p != nullptr)
+        return p;
+    void* p = alloc();
     return p != nullptr ? p : snmalloc::libc::set_error(ENOMEM);
   }
 
-  /// A large block: mapped on its own when a chunk would waste address
-  /// space under a limit (shim/exact_blocks.h), else fitted to its size
-  /// (snrs::Pal::fit_large).
-  template<bool zero, typename F>
-  SNMALLOC_SLOW_PATH void* fitted(size_t size, size_t align, F alloc)
+  /// A large block of `size` bytes (a multiple of the power of two
+  /// `align`, snmalloc's aligned size) aligned to `align`.
+  SNMALLOC_SLOW_PATH void* large_aligned(size_t size, size_t align)
   {
-    if (snrs::exact::wanted(size))
-      return mapped_block(size, align, zero);
-    void* p = alloc();
-    if (p != nullptr)
-      Alloc::Config::Pal::fit_large(p, size, alloc_size(p));
-    return p;
+    return large<false>(size, align, [=]() { return snmalloc::alloc(size); });
   }
 
   /// An allocation of `size` bytes aligned to `align` (zeroed if `zero`)
@@ -232,18 +223,21 @@ namespace
   {
     if (SNMALLOC_LIKELY(is_small_sizeclass(size)))
       return alloc();
-    return fitted<zero>(size, align, alloc);
+    return large<zero>(size, align, alloc);
   }
 
-  /// realloc to a size that is mapped on its own (exact::wanted).
+  /// realloc to a size that is mapped on its own (exact::wanted): the
+  /// block's mapping resized where it is one, else a new large block with
+  /// the contents copied; NULL with ENOMEM and `p` intact if neither can
+  /// be had.
   SNMALLOC_SLOW_PATH void* exact_realloc(void* p, size_t size)
   {
     if (size_t length = snrs::exact::usable_size(p); length != 0)
-    {
-      void* q = snrs::exact::resize(p, length, size);
-      return q != nullptr ? q : snmalloc::libc::set_error(ENOMEM);
-    }
-    void* q = mapped_block(size, MALLOC_ALIGN, false);
+      if (void* q = snrs::exact::resize(p, length, size); q != nullptr)
+        return q;
+    void* q = large<false>(size, MALLOC_ALIGN, [=]() {
+      return snmalloc::libc::malloc(size);
+    });
     if (q == nullptr)
       return nullptr;
     if (p != nullptr)
@@ -356,8 +350,7 @@ SNRS_NAME(aligned_realloc)(void* p, size_t align, size_t old_size, size_t new_si
     // Not sized(): one more inlined copy of the allocation path made GCC
     // outline part of malloc's (scripts/bench/fastpath.sh --check).
     void* q = allocated(
-      snrs::exact::wanted(new_sz) ? mapped_block(new_sz, align, false) :
-                                    alloc(new_sz));
+      snrs::exact::wanted(new_sz) ? large_aligned(new_sz, align) : alloc(new_sz));
     if (SNMALLOC_LIKELY(q != nullptr))
     {
       ::memcpy(q, p, old_size < new_size ? old_size : new_size);
@@ -440,28 +433,17 @@ namespace
   // child handler is registered.
   __attribute__((constructor)) void on_load()
   {
-#ifdef SNRS_FLAVOURS
-    // The library carries two builds; only the one serving the process
-    // initialises (shim/flavour.h).
-#  ifdef SNRS_COMPACT
-    if (snrs_flavour() != 2)
-      return;
-#  else
-    if (snrs_flavour() != 1)
-      return;
-#  endif
-#endif
     snrs::policy.read_system();
     Alloc::Config::ensure_init();
 #ifndef _WIN32
     snrs::fork::install<restart_after_fork>();
 #endif
-#ifdef SNRS_COMPACT
-    // Under a limit, this thread's allocator is made now: snmalloc aborts
-    // when it cannot make one, and a program whose first requests are
-    // large blocks (mapped on their own) could use up the limit first.
-    // (Called through a pointer: an inlined copy of malloc here made GCC
-    // compile the exported one with a slower fast path.)
+#ifdef SNRS_EXACT_BLOCKS
+    // This thread's allocator is made now: snmalloc aborts when it cannot
+    // make one, and under a limit a program whose first requests are large
+    // blocks (mapped on their own) could use up the limit first. (Called
+    // through a pointer: an inlined copy of malloc here made GCC compile
+    // the exported one with a slower fast path.)
     void* (*volatile make)(size_t) = &SNRS_NAME(malloc);
     SNRS_NAME(free)(make(1));
 #endif
@@ -494,7 +476,7 @@ SNRS_API void SNRS_NAME(resolve_foreign)(void)
 
 SNRS_API size_t SNRS_NAME(round_size)(size_t size)
 {
-  return round_size(size);
+  return snrs::exact::wanted(size) ? snrs::exact::rounded(size) : round_size(size);
 }
 
 SNRS_API void SNRS_NAME(memory)(SnrsMemory* out)

@@ -1,7 +1,5 @@
 // The functions of the internal interface (see snmalloc_rs.h), one SNRS_FN
-// each: included by snmalloc_rs.h to declare them, and again by
-// shim/flavour_switch.cc to list them. No include guard, on purpose;
-// each SNRS_FN supplies its own punctuation.
+// each, included by snmalloc_rs.h to declare them.
 // glibc semantics except where noted; errno is ENOMEM on every failure.
 SNRS_FN(void*, malloc, (size_t size))
 SNRS_FN(void*, calloc, (size_t nmemb, size_t size))

@@ -54,18 +54,6 @@ extern "C" {
     pub fn snrs_resolve_foreign();
 }
 
-// Where the library carries two builds of snmalloc (build.rs `flavours`).
-#[cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
-extern "C" {
-    /// The build serving the process: 1 flat pagemap, 2 compact (a memory
-    /// limit, shim/flavour.h).
-    pub fn snrs_flavour() -> core::ffi::c_int;
-}
-
 #[cfg(all(
     feature = "override",
     any(target_os = "linux", target_os = "freebsd", target_os = "macos")
