@@ -28,6 +28,10 @@ upstream=$(scripts/build-upstream-shim.sh)
 for c in churn xthread larson cache growth large bigblocks bursts aligned; do
   gcc -O2 -fno-builtin -pthread "scripts/bench/$c.c" -o "$bin/$c"
 done
+# Workloads the tests run too.
+for c in zerofill; do
+  gcc -O2 -fno-builtin -pthread "tests/programs/$c.c" -o "$bin/$c"
+done
 g++ -O2 -std=c++17 scripts/bench/newdelete.cpp -o "$bin/newdelete"
 for v in system snmalloc; do
   features=(); [ $v = snmalloc ] && features=(--features snmalloc)
@@ -38,10 +42,10 @@ done
 
 # Inputs, full and quick.
 if [ $quick = 1 ]; then
-  n_churn=200000 n_x=20000 n_larson="2 2 20000" n_cache=200 n_growth="200 200" n_large=50 n_big=20
+  n_churn=200000 n_x=20000 n_larson="2 2 20000" n_cache=200 n_growth="200 200" n_large=50 n_big=20 n_zero=20
   n_aligned=100000 n_nd=1 n_rust=1 n_py=1 n_sql=2000 n_files=200 n_redis=2000
 else
-  n_churn=30000000 n_x=3000000 n_larson="4 20 150000" n_cache=20000 n_growth="2000 1500" n_large=600 n_big=400
+  n_churn=30000000 n_x=3000000 n_larson="4 20 150000" n_cache=20000 n_growth="2000 1500" n_large=600 n_big=400 n_zero=2000
   n_aligned=6000000 n_nd=30 n_rust=12 n_py=5 n_sql=300000 n_files=4000 n_redis=100000
 fi
 
@@ -89,6 +93,7 @@ compare cache-thrash -- "$bin/cache" thrash 2 $n_cache 2000
 compare realloc-growth -- "$bin/growth" $n_growth
 compare large -- "$bin/large" $n_large
 compare bigblocks -- "$bin/bigblocks" $n_big
+compare zerofill -- "$bin/zerofill" $n_zero
 compare aligned -- "$bin/aligned" $n_aligned
 compare cxx-newdelete -- "$bin/newdelete" $n_nd
 compare rust --alt "snmalloc-rs-global=$PWD/$bin/rust-snmalloc" -- "$bin/rust-system" $n_rust

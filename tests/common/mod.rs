@@ -166,6 +166,13 @@ pub fn builds() -> Vec<(&'static str, PathBuf)> {
     ]
 }
 
+/// `program ARGS` as a command.
+pub fn command(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    cmd
+}
+
 /// Runs `cmd` with `lib` preloaded.
 pub fn preloaded_with(lib: &Path, mut cmd: Command) -> Output {
     cmd.env("LD_PRELOAD", lib);
