@@ -8,10 +8,24 @@
 #   scripts/bench.sh            full run; writes docs/bench/ (README shows it)
 #   scripts/bench.sh --quick    tiny inputs, 1 run each; writes target/bench/quick/
 #                               (CI runs this so the harness never rots)
+#   scripts/bench.sh --out DIR [--runs N] [--with NAME=LIB]...
+#                               full inputs into DIR (docs/ and the README
+#                               untouched), N runs, more libraries compared
+# Every run is also recorded in OUT/runs.csv (one row per run), for ratios
+# paired by round: scripts/bench/paired.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-quick=0; [ "${1:-}" = "--quick" ] && quick=1
-if [ $quick = 1 ]; then runs=1; out=target/bench/quick; else runs=5; out=docs/bench; fi
+quick=0 runs=5 out=docs/bench with=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) quick=1 runs=1 out=target/bench/quick ;;
+    --out) out=$2; shift ;;
+    --runs) runs=$2; shift ;;
+    --with) with+=(--with "$2"); shift ;;
+    *) echo "usage: $0 [--quick] [--out DIR] [--runs N] [--with NAME=LIB]..." >&2; exit 2 ;;
+  esac
+  shift
+done
 bin=target/bench
 mkdir -p "$bin" "$out"
 
@@ -78,11 +92,12 @@ git -C "$repo" init -q -b main && git -C "$repo" add -A && git -C "$repo" commit
 for i in $(seq 0 7 "$n_files"); do echo change >> "$repo/d$((i % 50))/f$i.txt" 2>/dev/null || true; done
 
 csv=$out/results.csv
-rm -f "$csv"
+rm -f "$csv" "$out/runs.csv"
 compare() {
   local label=$1; shift
   echo "bench: $label" >&2
-  "$run" --compare -n "$runs" --with "upstream-snmalloc=$upstream" --csv "$csv" --label "$label" "$@" \
+  "$run" --compare -n "$runs" --with "upstream-snmalloc=$upstream" "${with[@]}" \
+    --csv "$csv" --runs-csv "$out/runs.csv" --label "$label" "$@" \
     > "$bin/$label.txt" 2> "$bin/$label.progress" || echo "bench: $label: see notes in $bin/$label.txt" >&2
 }
 compare churn -- "$bin/churn" $n_churn

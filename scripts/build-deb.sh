@@ -48,6 +48,10 @@ Description: snmalloc as the allocator of any program (LD_PRELOAD)
  snmalloc_rs.h and snmalloc_rs.pc let C and C++ programs link it.
 EOF
 echo "libsnmalloc_rs 0 snmalloc-rs (>= $version)" >"$root/DEBIAN/shlibs"
+# Checksums of every file, for dpkg --verify (the library docs/deployment.md
+# says to preload machine-wide must be checkable).
+(cd "$root" && find . -path ./DEBIAN -prune -o -type f -print | sed 's|^\./||' | sort |
+  xargs md5sum) >"$root/DEBIAN/md5sums"
 echo "activate-noawait ldconfig" >"$root/DEBIAN/triggers"
 out=target/debian/snmalloc-rs_${version}-1_${arch}.deb
 dpkg-deb --root-owner-group -Zxz --build "$root" "$out" >&2

@@ -55,6 +55,20 @@ done
 libdir=${libdir:-$prefix/lib}
 dest=${DESTDIR:-}
 manifest=$prefix/share/snmalloc-rs/installed-files
+# LD_PRELOAD and /etc/ld.so.preload split paths at whitespace (and
+# LD_PRELOAD at colons): a library there would load other files, relative
+# to wherever the program runs.
+for d in "$prefix" "$libdir"; do
+  case $d in
+    *[[:space:]:]*)
+      echo "install.sh: $d: a path with a space or a colon cannot be preloaded (LD_PRELOAD splits it there)" >&2
+      exit 2 ;;
+  esac
+done
+# The files this script installs, by name: --uninstall removes nothing else.
+installable=(snmalloc-run libsnmalloc_rs.so.0 libsnmalloc_rs.so libsnmalloc_rs.a
+  libsnmalloc_rs_profile.so.0 libsnmalloc_rs-musl.so snmalloc_rs.h snmalloc_rs.pc
+  installed-files)
 
 step() { printf '==> %s\n' "$*"; }
 
@@ -65,6 +79,27 @@ as_root() {
   if [ -w "$dir" ]; then "$@"; else sudo "$@"; fi
 }
 
+# Under sudo, every build step runs as the user who ran sudo: root runs
+# nothing from the (user-writable) tree but the copy itself.
+as_user() {
+  if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    sudo -u "$SUDO_USER" -H bash -lc 'cd "$0" && PATH="$HOME/.cargo/bin:$PATH" exec "$@"' "$root" "$@"
+  else
+    "$@"
+  fi
+}
+
+# Whether the manifest's line $1 names a file this script installed: under
+# the prefix, no "..", one of the names it installs.
+installed_here() {
+  local f=$1 name
+  case $f in "$prefix"/*) ;; *) return 1 ;; esac
+  case /$f/ in */../*) return 1 ;; esac
+  name=${f##*/}
+  for n in "${installable[@]}"; do [ "$name" = "$n" ] && return 0; done
+  return 1
+}
+
 if [ $uninstall -eq 1 ]; then
   if [ ! -f "$dest$manifest" ]; then
     echo "install.sh: nothing to uninstall: $dest$manifest not found" >&2
@@ -73,6 +108,10 @@ if [ $uninstall -eq 1 ]; then
   step "removing the files listed in $dest$manifest"
   while IFS= read -r f; do
     [ -n "$f" ] || continue
+    if ! installed_here "$f"; then
+      echo "    skipped $f: not a file this script installs under $prefix" >&2
+      continue
+    fi
     if [ -e "$dest$f" ] || [ -L "$dest$f" ]; then
       as_root "$dest$f" rm -f "$dest$f" && echo "    removed $f"
     fi
@@ -86,7 +125,7 @@ fi
 cargo_cmd() {
   # Under sudo, root's PATH has no cargo: build as the invoking user.
   if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-    sudo -u "$SUDO_USER" -H env "${extra_env[@]}" bash -lc 'cd "$0" && PATH="$HOME/.cargo/bin:$PATH" exec cargo "$@"' "$root" "$@"
+    as_user env "${extra_env[@]}" cargo "$@"
   elif command -v cargo >/dev/null; then
     env "${extra_env[@]}" cargo "$@"
   elif [ -x "$HOME/.cargo/bin/cargo" ]; then
@@ -116,7 +155,7 @@ else
 fi
 
 if [ $build -eq 1 ] && [ -n "$glibc" ]; then
-  zig_python=$(scripts/zig.sh)
+  zig_python=$(as_user scripts/zig.sh)
   linker_var=CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER
   extra_env=("$linker_var=$root/scripts/zig/zig-cc" "SNMALLOC_RS_GLIBC=$glibc"
     "SNMALLOC_RS_ZIG_PYTHON=$zig_python")
@@ -129,11 +168,7 @@ if [ $build -eq 1 ]; then
   cargo_cmd build --release -p snmalloc-rs-profile "${prof_args[@]}"
   if [ $musl -eq 1 ]; then
     step "building the musl library (scripts/build-musl.sh)"
-    if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
-      sudo -u "$SUDO_USER" -H bash -lc 'PATH="$HOME/.cargo/bin:$PATH" exec "$0"' "$root/scripts/build-musl.sh" >/dev/null
-    else
-      scripts/build-musl.sh >/dev/null
-    fi
+    as_user scripts/build-musl.sh >/dev/null
   fi
 fi
 

@@ -103,13 +103,11 @@ fn main() {
         alloc.define("SNMALLOC_USE_SELF_VENDORED_STL", None);
     }
     if target_os == "linux" || target_os == "android" {
-        if env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu") {
-            // glibc's __cxa_thread_atexit_impl, called directly.
-            alloc.define("SNMALLOC_USE_CXX11_THREAD_ATEXIT_DIRECT", None);
-        } else {
-            // musl has no __cxa_thread_atexit_impl: pthread key destructors.
-            alloc.define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None);
-        }
+        // A thread's allocator is torn down by a pthread key destructor:
+        // setting the key allocates nothing (glibc's
+        // __cxa_thread_atexit_impl allocates, and when memory is exhausted
+        // aborts the process at a thread's first malloc; musl has none).
+        alloc.define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None);
         alloc
             .define("SNMALLOC_HAS_LINUX_RANDOM_H", None)
             .define("SNMALLOC_HAS_LINUX_FUTEX_H", None)

@@ -67,6 +67,9 @@ pub struct Options {
     report_pid: i32,
     stats_file: [u8; PATH_MAX],
     stats_file_len: usize,
+    /// The library's duplicate of stderr, taken at load when a report is
+    /// asked for (`crate::log_file::Kept`).
+    pub stderr: Option<crate::log_file::Kept>,
 }
 
 impl Options {
@@ -77,6 +80,7 @@ impl Options {
             report_pid: 0,
             stats_file: [0; PATH_MAX],
             stats_file_len: 0,
+            stderr: None,
         }
     }
 
@@ -104,10 +108,12 @@ unsafe impl Sync for Slot {}
 
 static OPTIONS: Slot = Slot(UnsafeCell::new(Options::new()));
 
-/// The options read at load.
-pub fn get() -> Options {
+/// The options read at load (a reference: the struct holds a path, and
+/// the library's initialiser runs on whatever stack the program starts
+/// with, `ulimit -s 16` included).
+pub fn get() -> &'static Options {
     // SAFETY: see `Slot`: no write happens after initialisation.
-    unsafe { *OPTIONS.0.get() }
+    unsafe { &*OPTIONS.0.get() }
 }
 
 fn flag(name: &CStr) -> bool {
@@ -135,7 +141,9 @@ pub fn load() {
         scrub();
         return;
     }
-    let mut o = Options::new();
+    // SAFETY: see `Slot`: written here only, before any reader; filled in
+    // place (a copy on the stack would take a kilobyte of it).
+    let o = unsafe { &mut *OPTIONS.0.get() };
     o.stats = flag(STATS);
     o.verbose = flag(VERBOSE);
     // SAFETY: as in `flag`.
@@ -157,8 +165,9 @@ pub fn load() {
             o.stats = true;
         }
     }
-    // SAFETY: see `Slot`.
-    unsafe { *OPTIONS.0.get() = o };
+    if o.stats {
+        o.stderr = crate::log_file::Kept::dup(2);
+    }
     // SAFETY: as in `flag`.
     let decay: *const c_char = unsafe { libc::getenv(DECAY.as_ptr()) };
     if !decay.is_null() {

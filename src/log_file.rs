@@ -10,6 +10,12 @@
 //!
 //! Self-contained (`core` and `libc`): the library and the launcher, which
 //! checks the file before it runs the program, apply the same rule.
+//!
+//! Also the library's own duplicate of stderr (`Kept`): taken at load, so
+//! that a program that closes descriptor 2 before it exits (coreutils do)
+//! does not silence the report, and never written to once it no longer is
+//! the file it was (a program that closed every descriptor and opened its
+//! own data file in its place).
 
 use core::ffi::{c_int, CStr};
 use core::fmt;
@@ -143,4 +149,44 @@ pub fn open_append(path: &CStr) -> Result<c_int, Refusal> {
         }
     }
     Err(Refusal::Os(libc::EEXIST))
+}
+
+/// A descriptor the library keeps, and the file it was when kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kept {
+    fd: c_int,
+    dev: u64,
+    ino: u64,
+}
+
+fn identity(fd: c_int) -> Option<(u64, u64)> {
+    // SAFETY: an all-zero stat is a valid out-buffer for fstat.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: st is writable; a closed fd is an error, not UB.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)] // dev_t and ino_t differ by platform
+    Some((st.st_dev as u64, st.st_ino as u64))
+}
+
+impl Kept {
+    /// A close-on-exec duplicate of `fd`, high in the table where programs
+    /// rarely put their own (100 and up, else the lowest free), or `None`
+    /// when `fd` is not open.
+    pub fn dup(fd: c_int) -> Option<Kept> {
+        let (dev, ino) = identity(fd)?;
+        // SAFETY: duplicates a descriptor; no memory is involved.
+        let mut new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100) };
+        if new < 0 {
+            // SAFETY: as above.
+            new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+        }
+        (new >= 0).then_some(Kept { fd: new, dev, ino })
+    }
+
+    /// The descriptor, if it still is the file it was when kept.
+    pub fn get(&self) -> Option<c_int> {
+        (identity(self.fd) == Some((self.dev, self.ino))).then_some(self.fd)
+    }
 }

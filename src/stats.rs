@@ -135,32 +135,38 @@ fn write_profile(out: &mut impl Write) -> fmt::Result {
 
 /// Prints the report if `SNMALLOC_STATS` asked for one: appended to
 /// `SNMALLOC_STATS_FILE` if set and safe to write (`crate::log_file`),
-/// else to stderr, after one line saying why the file was refused.
+/// else to stderr (the library's own duplicate of it, taken at load),
+/// after one line saying why the file was refused. Nothing is written to a
+/// descriptor that no longer is the stderr of the start.
 pub fn report_at_exit() {
     let opts = config::get();
     if !opts.stats || !opts.reports_here() {
         return;
     }
-    let fd = match opts.stats_file().map(|p| (p, crate::log_file::open_append(p))) {
-        None => 2,
-        Some((_, Ok(fd))) => fd,
+    let stderr = opts.stderr.and_then(|k| k.get());
+    let (fd, opened) = match opts.stats_file().map(|p| (p, crate::log_file::open_append(p))) {
+        None => (stderr, false),
+        Some((_, Ok(fd))) => (Some(fd), true),
         Some((path, Err(why))) => {
-            let mut w = Writer::stderr();
-            let _ = write!(
-                w,
-                "snmalloc-rs: the report is not written to {}={}: the file {why}; it follows on stderr",
-                crate::options::STATS_FILE.to_str().unwrap_or_default(),
-                Escaped(path.to_bytes())
-            );
-            w.end_line();
-            2
+            if let Some(e) = stderr {
+                let mut w = Writer::new(e);
+                let _ = write!(
+                    w,
+                    "snmalloc-rs: the report is not written to {}={}: the file {why}; it follows on stderr",
+                    crate::options::STATS_FILE.to_str().unwrap_or_default(),
+                    Escaped(path.to_bytes())
+                );
+                w.end_line();
+            }
+            (stderr, false)
         }
     };
+    let Some(fd) = fd else { return };
     {
         let mut w = Writer::new(fd);
         let _ = write_report(&mut w);
     }
-    if fd != 2 {
+    if opened {
         // SAFETY: we opened it.
         unsafe { libc::close(fd) };
     }

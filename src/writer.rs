@@ -19,11 +19,15 @@ pub type Sink = Stderr;
 #[derive(Clone, Copy)]
 pub struct Stderr;
 
+/// The stack buffer of a [`Writer`]: small, since the library writes from
+/// its initialiser, on whatever stack the program starts with.
+const BUF: usize = 256;
+
 /// Writes through a fixed stack buffer; what is buffered goes out when the
 /// buffer fills and when the writer is dropped.
 pub struct Writer {
     sink: Sink,
-    buf: [u8; 1024],
+    buf: [u8; BUF],
     len: usize,
 }
 
@@ -32,7 +36,7 @@ impl Writer {
     pub fn new(sink: Sink) -> Self {
         Writer {
             sink,
-            buf: [0; 1024],
+            buf: [0; BUF],
             len: 0,
         }
     }

@@ -231,13 +231,89 @@ fn install_sh_installs_into_a_prefix_and_uninstalls_everything() {
             .to_str()
             .unwrap()
     );
-    run(Command::new(root().join("scripts/install.sh"))
+    // A manifest someone else could write names files elsewhere: only the
+    // files install.sh installs, under the prefix, are removed.
+    let victims = common::scratch("install-victims");
+    let outside = victims.join("shadow");
+    let named_like_ours = victims.join("snmalloc-run");
+    std::fs::write(&outside, "keep\n").unwrap();
+    std::fs::write(&named_like_ours, "keep\n").unwrap();
+    let manifest = prefix.join("share/snmalloc-rs/installed-files");
+    let mut lines = std::fs::read_to_string(&manifest).unwrap();
+    for extra in [
+        outside.display().to_string(),
+        named_like_ours.display().to_string(),
+        format!("{}/../install-victims/shadow", prefix.display()),
+    ] {
+        lines.push_str(&extra);
+        lines.push('\n');
+    }
+    std::fs::write(&manifest, lines).unwrap();
+    let out = run(Command::new(root().join("scripts/install.sh"))
         .arg("--uninstall")
         .arg("--prefix")
         .arg(&prefix)
         .current_dir(root()));
     let left: Vec<_> = walk(&prefix);
     assert!(left.is_empty(), "left after --uninstall: {left:?}");
+    assert!(
+        outside.exists() && named_like_ours.exists(),
+        "removed a file it never installed"
+    );
+    assert_eq!(
+        text(&out.stderr).matches("skipped").count(),
+        3,
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn install_sh_runs_no_build_step_as_root() {
+    // Under sudo, every build step (cargo, zig, the musl build) runs as the
+    // user who ran sudo: a root that ran target/tools/zig/bin/python3 ran
+    // what that user could write. Each such call goes through as_user or
+    // cargo_cmd.
+    let script = std::fs::read_to_string(root().join("scripts/install.sh")).unwrap();
+    for line in script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+    {
+        for step in ["scripts/zig.sh", "scripts/build-musl.sh", "cargo build"] {
+            if line.contains(step) && !line.contains("echo") && !line.contains("step ") {
+                assert!(
+                    line.contains("as_user ") || line.contains("cargo_cmd "),
+                    "install.sh runs {step} without as_user: {line}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_deb_has_checksums_of_every_file() {
+    // dpkg --verify needs DEBIAN/md5sums: the library docs/deployment.md
+    // says to preload machine-wide must be checkable.
+    let control = common::scratch("deb-control");
+    run(Command::new("dpkg-deb").arg("-e").arg(deb()).arg(&control));
+    let sums = std::fs::read_to_string(control.join("md5sums")).unwrap();
+    let listed: Vec<&str> = sums
+        .lines()
+        .map(|l| l.split_once("  ").unwrap().1)
+        .collect();
+    let mut files: Vec<String> = walk(unpacked())
+        .iter()
+        .filter(|p| !p.is_symlink())
+        .map(|p| p.strip_prefix(unpacked()).unwrap().display().to_string())
+        .collect();
+    files.sort();
+    assert_eq!(listed, files, "md5sums does not list every file");
+    let check = run(Command::new("md5sum")
+        .args(["--check", "--quiet"])
+        .arg(control.join("md5sums"))
+        .current_dir(unpacked()));
+    assert!(check.status.success());
 }
 
 /// The files (not directories) under `dir`.

@@ -33,9 +33,9 @@
 namespace snrs::exact
 {
   using snmalloc::stl::Atomic;
+  constexpr size_t PAGE = snmalloc::OS_PAGE_SIZE;
 #ifdef SNRS_EXACT_BLOCKS
   using snmalloc::bits::align_up;
-  constexpr size_t PAGE = snmalloc::OS_PAGE_SIZE;
 
   /// Whether a block of `size` bytes is mapped here rather than in a chunk:
   /// every large one (above half the address space snmalloc refuses the
@@ -219,6 +219,17 @@ namespace snrs::exact
         return 0;
       Slot& s = find(t, reinterpret_cast<uintptr_t>(p));
       return s.start.load() > TOMB ? s.length : 0;
+    }
+
+    /// The block at `p`, one of ours, is now `length` bytes long, where it
+    /// is (one store: a fork child sees the old length or the new).
+    void set_length(const void* p, size_t length)
+    {
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      Slot& s = find(slots.load(), reinterpret_cast<uintptr_t>(p));
+      if (s.start.load() > TOMB)
+        s.length = length;
     }
 
     /// The thread that allocated the block at `p` (its this_thread()),
@@ -486,6 +497,29 @@ namespace snrs::exact
       publish();
     }
 
+    /// Takes [at, at + length) if a kept run starts at `at` and holds it
+    /// (what follows a block that grows); false otherwise.
+    bool take_at(uintptr_t at, size_t length)
+    {
+      snmalloc::PreventFork pf;
+      snmalloc::FlagLock l(lock);
+      for (size_t i = 0; i < n; i++)
+      {
+        if (run[i].start != at)
+          continue;
+        if (run[i].length < length)
+          return false;
+        run[i].start += length;
+        run[i].length -= length;
+        if (run[i].length == 0)
+          erase(i);
+        bytes -= length;
+        publish();
+        return true;
+      }
+      return false;
+    }
+
     /// Whether `p` lies in a kept run (freed memory: the check build).
     bool holds(const void* p)
     {
@@ -609,11 +643,30 @@ namespace snrs::exact
   }
 
   /// Resizes the block at `p` (mapped here, `old_length` bytes) to `size`
-  /// bytes, wanted() too, in place or moved by mremap; nullptr (and `p`
+  /// bytes, wanted() too: where it is, without a system call, when it
+  /// shrinks (its tail is kept, as a freed block) or when a kept run
+  /// follows it and holds what it grows by (a vector that doubles takes
+  /// back the pages it left); else moved by mremap; nullptr (and `p`
   /// intact) if the system refuses (the caller then copies).
   SNMALLOC_SLOW_PATH inline void* resize(void* p, size_t old_length, size_t size)
   {
     size_t length = align_up(size, PAGE);
+    auto start = reinterpret_cast<uintptr_t>(p);
+    if (length == old_length)
+      return p;
+    if (length < old_length)
+    {
+      table.set_length(p, length);
+      size_t held = mapped.fetch_sub(old_length - length) - (old_length - length);
+      kept.put(reinterpret_cast<void*>(start + length), old_length - length, held);
+      return p;
+    }
+    if (kept.take_at(start + old_length, length - old_length))
+    {
+      table.set_length(p, length);
+      count_in(length - old_length);
+      return p;
+    }
     void* q = table.resize(p, old_length, length);
     if (q == nullptr && length > old_length && kept.flush() != 0)
       q = table.resize(p, old_length, length);

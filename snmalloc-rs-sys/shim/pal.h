@@ -22,6 +22,12 @@
 //    memory a program freed serves its next request of any size.
 // 5. Large blocks are mapped on their own (map_block, remap_block,
 //    unmap_block; shim/exact_blocks.h).
+// 6. Entropy never aborts: getrandom, then /dev/urandom on any descriptor
+//    (upstream takes descriptor 0, which a program started with stdin
+//    closed gets, for a failure), then the 16 random bytes the kernel gives
+//    every process at exec (AT_RANDOM), mixed with the clock. A sandbox
+//    that refuses getrandom, or a chroot without /dev/urandom, made every
+//    program abort at start ("Failed to get system randomness").
 //
 // Every function leaves errno as it was when it succeeds.
 #pragma once
@@ -31,7 +37,11 @@
 #include <snmalloc/pal/pal.h>
 
 #if defined(__linux__)
+#  include <fcntl.h>
+#  include <sys/auxv.h>
 #  include <sys/mman.h>
+#  include <sys/syscall.h>
+#  include <unistd.h>
 #endif
 
 namespace snrs
@@ -151,6 +161,33 @@ namespace snrs
       os::KeepErrno keep;
       void* q = mremap(p, old_length, length, MREMAP_MAYMOVE);
       return q == MAP_FAILED ? nullptr : q;
+    }
+
+    /// 64 random bits (point 6).
+    static uint64_t get_entropy64() noexcept
+    {
+      os::KeepErrno keep;
+      uint64_t r = 0;
+      // GRND_NONBLOCK (1): before the kernel's pool is ready, use the rest.
+      if (syscall(SYS_getrandom, &r, sizeof r, 1) == sizeof r)
+        return r;
+      long fd = syscall(SYS_openat, AT_FDCWD, "/dev/urandom", O_RDONLY | O_CLOEXEC);
+      if (fd >= 0)
+      {
+        long n = syscall(SYS_read, fd, &r, sizeof r);
+        syscall(SYS_close, fd);
+        if (n == sizeof r)
+          return r;
+      }
+      // splitmix64 of AT_RANDOM, the clock and a count of calls.
+      static snmalloc::stl::Atomic<uint64_t> calls{0};
+      uint64_t x = os::now_ns() ^ (calls.fetch_add(1) * 0x9E3779B97F4A7C15);
+      if (auto* at = reinterpret_cast<const uint64_t*>(getauxval(AT_RANDOM)))
+        x ^= at[0] ^ (at[1] << 1);
+      x += 0x9E3779B97F4A7C15;
+      x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9;
+      x = (x ^ (x >> 27)) * 0x94D049BB133111EB;
+      return x ^ (x >> 31);
     }
 
     static void notify_not_using(void* p, size_t size) noexcept

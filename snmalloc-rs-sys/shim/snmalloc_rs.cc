@@ -347,6 +347,12 @@ SNRS_NAME(aligned_realloc)(void* p, size_t align, size_t old_size, size_t new_si
     !snrs::exact::wanted(old_sz) && !snrs::exact::wanted(new_sz))
     return p;
   return realloc_counted(p, new_size, [=]() {
+    // A large block mapped on its own grows or shrinks where its pages are
+    // (a Vec doubling kept every old copy for reuse, twice the RSS).
+    if (snrs::exact::wanted(new_sz) && align <= snrs::exact::PAGE)
+      if (size_t length = snrs::exact::usable_size(p); length != 0)
+        if (void* q = snrs::exact::resize(p, length, new_sz); q != nullptr)
+          return q;
     // Not sized(): one more inlined copy of the allocation path made GCC
     // outline part of malloc's (scripts/bench/fastpath.sh --check).
     void* q = allocated(

@@ -60,6 +60,8 @@ compare options:
   --ignore-lines TEXT   compare the output without the lines containing
                         TEXT (repeatable)
   --csv FILE            append one row per allocator to FILE
+  --runs-csv FILE       append one row per run to FILE (round, allocator,
+                        seconds, peak RSS: for ratios paired by round)
   --label NAME          the workload's name in the CSV (default: CMD)
 other:
   --add-needed APP OUT  write OUT, a copy of the ELF program APP that loads
@@ -91,6 +93,7 @@ const LONG: &[&str] = &[
     "ignore-output",
     "ignore-lines",
     "csv",
+    "runs-csv",
     "label",
     "add-needed",
     "add-import",
@@ -115,6 +118,7 @@ pub struct Args {
     pub ignore_output: bool,
     pub ignore_lines: Vec<String>,
     pub csv: Option<PathBuf>,
+    pub runs_csv: Option<PathBuf>,
     pub label: Option<String>,
     pub add_needed: Option<(PathBuf, PathBuf)>,
     pub add_import: Option<(PathBuf, PathBuf)>,
@@ -191,6 +195,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Args {
                 .ignore_lines
                 .push(or_usage(p.value()).to_string_lossy().into_owned()),
             Long("csv") => a.csv = Some(or_usage(p.value()).into()),
+            Long("runs-csv") => a.runs_csv = Some(or_usage(p.value()).into()),
             Long("label") => a.label = Some(or_usage(p.value()).to_string_lossy().into_owned()),
             Long(flag @ ("add-needed" | "add-import")) => {
                 let flag = flag.to_string();

@@ -23,6 +23,8 @@ pub struct Contender {
 pub struct Output<'a> {
     /// Append one CSV row per contender to this file.
     pub csv: Option<&'a Path>,
+    /// Append one CSV row per run to this file.
+    pub runs_csv: Option<&'a Path>,
     /// The workload's name in the CSV.
     pub label: &'a str,
     /// Do not compare what the runs print.
@@ -249,21 +251,31 @@ pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize, out: &Output
         );
         if let Some(csv) = out.csv {
             let same_output = rs.iter().all(|r| r.output == reference_output);
-            let row = format!(
-                "{},{},{},{:.6},{:.6},{:.6},{:.0},{},{}\n",
-                out.label,
-                c.name,
-                rs.len(),
-                t,
-                min,
-                max,
-                rss,
+            let row = [
+                out.label.to_string(),
+                c.name.clone(),
+                rs.len().to_string(),
+                format!("{t:.6}"),
+                format!("{min:.6}"),
+                format!("{max:.6}"),
+                format!("{rss:.0}"),
                 statuses.join("|"),
-                same_output
-            );
-            if let Err(e) = append(csv, &row) {
-                crate::fail(1, format!("cannot write {}: {e}", csv.display()));
-            }
+                same_output.to_string(),
+            ];
+            append_rows(csv, &CSV_HEADER, [row]);
+        }
+        if let Some(csv) = out.runs_csv {
+            let rows = rs.iter().enumerate().map(|(round, r)| {
+                [
+                    out.label.to_string(),
+                    c.name.clone(),
+                    (round + 1).to_string(),
+                    format!("{:.6}", r.seconds),
+                    r.max_rss_kib.to_string(),
+                    r.status.clone(),
+                ]
+            });
+            append_rows(csv, &RUNS_CSV_HEADER, rows);
         }
         if statuses.len() > 1 {
             notes.push(format!(
@@ -313,21 +325,72 @@ pub fn run(contenders: &[Contender], cmd: &[OsString], runs: usize, out: &Output
     }
 }
 
-const CSV_HEADER: &str =
-    "workload,allocator,runs,median_s,min_s,max_s,peak_rss_kib,exit,same_output\n";
+const CSV_HEADER: [&str; 9] = [
+    "workload",
+    "allocator",
+    "runs",
+    "median_s",
+    "min_s",
+    "max_s",
+    "peak_rss_kib",
+    "exit",
+    "same_output",
+];
 
-/// Appends `row` to the CSV file, writing the header first if it is new.
-fn append(path: &Path, row: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let fresh = std::fs::metadata(path)
-        .map(|m| m.len() == 0)
-        .unwrap_or(true);
-    let mut f = std::fs::OpenOptions::new()
+const RUNS_CSV_HEADER: [&str; 6] = [
+    "workload",
+    "allocator",
+    "round",
+    "seconds",
+    "max_rss_kib",
+    "exit",
+];
+
+/// The CSV file at `path`, opened for appending as the library opens its
+/// report's file (no symbolic link, a regular file of the user's, created
+/// 0600 if missing: `src/log_file.rs`).
+#[cfg(unix)]
+fn open_csv(path: &Path) -> Result<std::fs::File, Box<dyn std::error::Error>> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    match crate::log_file::open_append(&c) {
+        // SAFETY: a descriptor just opened for us, owned by the File.
+        Ok(fd) => Ok(unsafe { std::fs::File::from_raw_fd(fd) }),
+        Err(why) => Err(format!("the file {why}").into()),
+    }
+}
+
+#[cfg(not(unix))]
+fn open_csv(path: &Path) -> Result<std::fs::File, Box<dyn std::error::Error>> {
+    Ok(std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(path)?;
-    if fresh {
-        f.write_all(CSV_HEADER.as_bytes())?;
+        .open(path)?)
+}
+
+/// Appends `rows` to the CSV file at `path` (quoted as CSV needs: a label
+/// may hold commas or quotes), writing `header` first if the file is new;
+/// a failure ends the launcher with one line.
+fn append_rows<const N: usize>(
+    path: &Path,
+    header: &[&str; N],
+    rows: impl IntoIterator<Item = [String; N]>,
+) {
+    let result = (|| -> Result<(), Box<dyn std::error::Error>> {
+        let file = open_csv(path)?;
+        let fresh = file.metadata()?.len() == 0;
+        let mut w = csv::Writer::from_writer(file);
+        if fresh {
+            w.write_record(header)?;
+        }
+        for row in rows {
+            w.write_record(&row)?;
+        }
+        w.flush()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        crate::fail(1, format!("cannot write {}: {e}", path.display()));
     }
-    f.write_all(row.as_bytes())
 }

@@ -89,6 +89,20 @@ pub fn check_program(path: &Path) -> Result<Option<Facts>, String> {
 /// Whether `lib` is a library the loader will take for a program of
 /// `arch`: a shared object for that machine exporting `malloc`.
 pub fn check_library(lib: &Path, arch: Architecture) -> Result<(), String> {
+    // The loader splits LD_PRELOAD at spaces, tabs, newlines and colons:
+    // such a path would load other files, relative to where CMD runs.
+    if lib
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .any(|&b| b.is_ascii_whitespace() || b == b':')
+    {
+        return Err(
+            "has a space or a colon in its path, where LD_PRELOAD splits it: \
+             the loader would load other files (install or copy it elsewhere)"
+                .into(),
+        );
+    }
     let f = read(lib, true)?.ok_or("is not an ELF shared object")?;
     // A position-independent program is ET_DYN too, but has an interpreter.
     if f.kind != ObjectKind::Dynamic || f.interpreter.is_some() {

@@ -21,6 +21,7 @@ mod options;
 // How the library opens the report's file, which --stats-file is checked by.
 #[cfg(unix)]
 #[path = "../../src/log_file.rs"]
+#[allow(dead_code)]
 mod log_file;
 mod platform;
 #[cfg(windows)]
@@ -110,14 +111,16 @@ fn resolve(cmd: &OsStr) -> Option<PathBuf> {
     })
 }
 
-/// The injection variable's value with our library first, keeping what
-/// was there.
+/// The injection variable's value: what was there first (a tool such as
+/// heaptrack, whose `malloc` records each call and passes it on to the
+/// next definition, ours), then our library.
 pub fn preload_value(lib: &Path) -> OsString {
-    let mut v = OsString::from(lib.as_os_str());
+    let mut v = OsString::new();
     if let Some(old) = std::env::var_os(PRELOAD_VAR).filter(|v| !v.is_empty()) {
-        v.push(platform::SEPARATOR);
         v.push(old);
+        v.push(platform::SEPARATOR);
     }
+    v.push(lib.as_os_str());
     v
 }
 
@@ -329,6 +332,7 @@ fn main() {
             .unwrap_or_else(|| a.cmd[0].to_string_lossy().into_owned());
         let out = compare::Output {
             csv: a.csv.as_deref(),
+            runs_csv: a.runs_csv.as_deref(),
             label: &label,
             ignore_output: a.ignore_output,
             ignore_lines: &a.ignore_lines,

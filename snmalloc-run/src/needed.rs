@@ -61,27 +61,66 @@ pub fn add_needed(app: &Path, out: &Path, lib: &Path) -> ! {
     if app.canonicalize().ok() == out.canonicalize().ok() {
         failed("OUT must be another file: APP is not modified".into());
     }
+    // OUT is never followed: a symbolic link there (planted in a shared
+    // directory) is refused, and the copy is written to a file of our own
+    // beside it, then renamed over OUT.
+    let out_failed = |why: &str| -> ! { fail(status::FAILED, format!("{}: {why}", out.display())) };
+    match std::fs::symlink_metadata(out) {
+        Ok(m) if m.file_type().is_symlink() => out_failed("is a symbolic link"),
+        Ok(m) if !m.is_file() => out_failed("is not a regular file"),
+        _ => {}
+    }
+    let name = out
+        .file_name()
+        .unwrap_or_else(|| out_failed("names no file"));
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".snmalloc-run-{}", std::process::id()));
+    let tmp = out.with_file_name(tmp_name);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o700)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .unwrap_or_else(|e| out_failed(&format!("cannot be written: {e}")));
+    }
+    let cleanup_failed = |why: String| -> ! {
+        let _ = std::fs::remove_file(&tmp);
+        failed(why)
+    };
     // The library by absolute path: the copy needs no search path.
     let st = Command::new("patchelf")
         .arg("--add-needed")
         .arg(lib)
         .arg("--output")
-        .arg(out)
+        .arg(&tmp)
         .arg(app)
         .status()
-        .unwrap_or_else(|e| failed(format!("cannot run patchelf: {e}")));
+        .unwrap_or_else(|e| cleanup_failed(format!("cannot run patchelf: {e}")));
     if !st.success() {
-        failed(format!("patchelf --add-needed failed ({st})"));
+        cleanup_failed(format!("patchelf --add-needed failed ({st})"));
     }
     // The loader binds malloc to the first object that defines it: ours
     // must come before libc.
-    let after = needed(out).unwrap_or_else(|e| failed(e));
+    let after = needed(&tmp).unwrap_or_else(|e| cleanup_failed(e));
     if after.first().map(String::as_str) != lib.to_str() {
-        let _ = std::fs::remove_file(out);
-        failed(format!(
+        cleanup_failed(format!(
             "patchelf did not put {} first in DT_NEEDED ({after:?})",
             lib.display()
         ));
+    }
+    // APP's permissions, without set-user-ID or set-group-ID.
+    if let Ok(m) = std::fs::metadata(app) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = m.permissions().mode() & 0o777;
+        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode));
+    }
+    if let Err(e) = std::fs::rename(&tmp, out) {
+        let _ = std::fs::remove_file(&tmp);
+        out_failed(&format!("cannot be written: {e}"));
     }
     eprintln!(
         "snmalloc-run: wrote {}: loads {} at start, before {}",

@@ -700,3 +700,131 @@ fn ld_so_preload_recipe_works_in_a_private_mount_namespace() {
     // The machine's own /etc is untouched.
     assert_eq!(Path::new("/etc/ld.so.preload").exists(), had_preload);
 }
+
+#[test]
+fn library_paths_that_ld_preload_would_split_are_refused() {
+    // LD_PRELOAD splits at whitespace and colons: "/dir with space/lib.so"
+    // made the loader load "lib.so"'s tail relative to the current
+    // directory (a planted library ran).
+    for dir in ["dir with space", "dir:colon", "dir\ttab"] {
+        let d = tmp().join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        let lib = d.join("libsnmalloc_rs.so");
+        std::fs::copy(our_library(), &lib).unwrap();
+        refused(
+            &launcher()
+                .arg("--lib")
+                .arg(&lib)
+                .arg("true")
+                .output()
+                .unwrap(),
+            124,
+            "has a space or a colon in its path",
+        );
+        refused(
+            &launcher()
+                .args(["--compare", "-n1", "--with"])
+                .arg(format!("spaced={}", lib.display()))
+                .arg("true")
+                .output()
+                .unwrap(),
+            124,
+            "has a space or a colon in its path",
+        );
+    }
+}
+
+#[test]
+fn output_files_are_never_followed() {
+    // --stats-file, --csv, --runs-csv and --add-needed OUT naming a symbolic
+    // link (planted in a shared directory): refused with one line, the
+    // link's target untouched.
+    let dir = tmp().join("no-follow");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("target");
+    std::fs::write(&target, "precious\n").unwrap();
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+
+    refused(
+        &launcher()
+            .arg("--stats-file")
+            .arg(&link)
+            .arg("true")
+            .output()
+            .unwrap(),
+        123,
+        "the file is a symbolic link",
+    );
+    for flag in ["--csv", "--runs-csv"] {
+        let out = launcher()
+            .args(["--compare", "-n1", flag])
+            .arg(&link)
+            .arg("true")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{flag}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("the file is a symbolic link"),
+            "{flag}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = launcher()
+        .arg("--add-needed")
+        .arg(known())
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is a symbolic link"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    // A CSV row with a comma and quotes in its label is quoted.
+    let csv = dir.join("rows.csv");
+    ok(&launcher()
+        .args(["--compare", "-n1", "--ignore-output", "--csv"])
+        .arg(&csv)
+        .args(["--label", "a, \"b\"", "true"])
+        .output()
+        .unwrap());
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        rows.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("\"a, \"\"b\"\"\",glibc,"),
+        "{rows}"
+    );
+}
+
+#[test]
+fn tools_already_in_ld_preload_keep_their_place() {
+    // heaptrack (and the like) records each call and passes it on to the
+    // next definition: ours must come after it, not before.
+    let tool = tmp().join("libtool-first.so");
+    let src = tmp().join("tool-first.c");
+    std::fs::write(&src, "int tool_first_marker;\n").unwrap();
+    let st = Command::new("gcc")
+        .args(["-shared", "-fPIC"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&tool)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = launcher()
+        .args(["sh", "-c", "echo \"$LD_PRELOAD\""])
+        .env("LD_PRELOAD", &tool)
+        .output()
+        .unwrap();
+    let value = ok(&out);
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    assert_eq!(parts.len(), 2, "{value}");
+    assert_eq!(Path::new(parts[0]), tool.as_path(), "{value}");
+    assert!(parts[1].ends_with("libsnmalloc_rs.so"), "{value}");
+}
