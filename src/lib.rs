@@ -86,14 +86,6 @@ override_platform! {
     pub mod c_ext;
     mod writer;
 
-    /// Whether an environment option's value turns it on: anything but empty,
-    /// `0`, `false` or `no` (the same spellings on every platform).
-    fn option_is_on(v: &[u8]) -> bool {
-        !(v.is_empty()
-            || v == b"0"
-            || v.eq_ignore_ascii_case(b"false")
-            || v.eq_ignore_ascii_case(b"no"))
-    }
 }
 
 /// Whether this build of the crate carries the profiling counters (feature

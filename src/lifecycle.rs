@@ -5,13 +5,14 @@
 
 /// Reads the options, finds the allocator that owns foreign blocks (so that
 /// no thread ever meets that one-time lookup half done), and says hello if
-/// asked to.
+/// asked to: once per process, however many times it `exec`s.
 pub fn on_load() {
     crate::config::load();
     // SAFETY: a dlsym lookup; it allocates nothing through a foreign path.
     unsafe { crate::ffi::snrs_resolve_foreign() };
     let options = crate::config::get();
-    if options.verbose && options.reports_here() {
+    let verbose = options.verbose && options.reports_here() && !options.said;
+    if verbose {
         use core::fmt::Write;
         let mut w = crate::writer::Writer::stderr();
         // SAFETY: getpid has no preconditions.
@@ -29,6 +30,7 @@ pub fn on_load() {
         );
         w.end_line();
     }
+    crate::config::mark_said(verbose);
 }
 
 /// The exit report.

@@ -116,6 +116,32 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// Bytes the caller controls, as the inside of a JSON string: `"` and `\`
+/// escaped, control characters as `\uXXXX`, bytes that are not UTF-8 as
+/// U+FFFD (JSON text is UTF-8).
+#[cfg(unix)]
+pub struct Json<'a>(pub &'a [u8]);
+
+#[cfg(unix)]
+impl fmt::Display for Json<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '"' => f.write_str("\\\"")?,
+                    '\\' => f.write_str("\\\\")?,
+                    c if c.is_control() => write!(f, "\\u{:04x}", c as u32)?,
+                    c => f.write_char(c)?,
+                }
+            }
+            if !chunk.invalid().is_empty() {
+                f.write_char('\u{fffd}')?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A fixed, NUL-terminated buffer to format into without allocating (for
 /// text handed to C, such as `malloc_info`'s XML).
 #[cfg(target_os = "linux")]
@@ -155,7 +181,17 @@ impl<const N: usize> Write for StackBuf<N> {
 
 #[cfg(all(test, unix))]
 mod tests {
-    use super::Escaped;
+    use super::{Escaped, Json};
+
+    #[test]
+    fn json_strings_are_valid_whatever_the_bytes() {
+        let j = |b: &[u8]| format!("\"{}\"", Json(b));
+        assert_eq!(j(b"python3"), "\"python3\"");
+        assert_eq!(j(b"a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(j(b"x\n\x1b"), r#""x\u000a\u001b""#);
+        assert_eq!(j(b"\xff/bin"), "\"\u{fffd}/bin\"");
+        assert_eq!(j("caf\u{e9}".as_bytes()), "\"caf\u{e9}\"");
+    }
 
     fn esc(b: &[u8]) -> String {
         format!("{}", Escaped(b))

@@ -5,6 +5,7 @@
 //! - `program_name()`: the running program's name, for the exit report.
 //! - `secure_execution()`: whether the process runs set-user-ID (or the
 //!   like), when its caller's environment is not to be trusted.
+//! - `now_ns()`: the monotonic clock (the report's wall time).
 //! - `write_out(sink, bytes)`: one `write` to a file descriptor (Unix) or
 //!   to stderr (Windows), for `crate::writer`.
 //! - the platform's way to run `crate::lifecycle::on_load` when the
@@ -31,6 +32,18 @@ pub mod windows_sys;
 pub use bsd::{program_name, secure_execution, set_errno};
 #[cfg(target_os = "linux")]
 pub use linux::{program_name, secure_execution, set_errno};
+
+/// The monotonic clock, in nanoseconds.
+#[cfg(unix)]
+pub fn now_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock and out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
 
 /// Writes some of `bytes` to the file descriptor `fd`; how many, or `None`
 /// on an error.

@@ -44,10 +44,10 @@ fn env_flag(name: &[u8]) -> bool {
     let mut v = [0u8; 16];
     // SAFETY: a NUL-terminated name and a buffer of the size given.
     let n = unsafe { sys::GetEnvironmentVariableA(name.as_ptr(), v.as_mut_ptr(), v.len() as u32) };
-    // n is 0 when unset, the size needed when longer than the buffer
-    // (and so than any "off" spelling).
+    // n is 0 when unset (off), the size needed when longer than the buffer
+    // (longer than any spelling: not a boolean, off).
     let n = n as usize;
-    n >= v.len() || crate::option_is_on(&v[..n])
+    n < v.len() && crate::options::parse_bool(&v[..n]) == Some(true)
 }
 
 /// `name` as a NUL-terminated UTF-16 string (ASCII names only).
