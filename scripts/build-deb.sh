@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian package target/debian/snmalloc-rs_VERSION_ARCH.deb:
 #   /usr/lib/<multiarch>/libsnmalloc_rs.so.0 (+ .so link, .a, profile library,
-#   the musl build libsnmalloc_rs-musl.so)
+#   the hardened build libsnmalloc_rs-check.so, the musl build
+#   libsnmalloc_rs-musl.so)
 #   /usr/bin/snmalloc-run, /usr/include/snmalloc_rs.h,
 #   /usr/lib/<multiarch>/pkgconfig/snmalloc_rs.pc
 # The files are staged by scripts/install.sh (one list of what is

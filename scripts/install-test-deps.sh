@@ -13,7 +13,8 @@ need=()
 for pair in gcc:gcc g++:g++ nm:binutils readelf:binutils python3:python3 \
   sqlite3:sqlite3 git:git patchelf:patchelf musl-gcc:musl-tools file:file \
   pkg-config:pkgconf dpkg-architecture:dpkg-dev valgrind:valgrind \
-  unshare:util-linux setpriv:util-linux flock:util-linux; do
+  unshare:util-linux setpriv:util-linux flock:util-linux heaptrack:heaptrack \
+  heaptrack_print:heaptrack gdb:gdb; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 [ -e /usr/include/stdio.h ] || need+=(libc6-dev)

@@ -5,6 +5,7 @@
 #   LIBDIR/libsnmalloc_rs.so -> .so.0           for linking with -lsnmalloc_rs
 #   LIBDIR/libsnmalloc_rs.a                     for statically linked programs
 #   LIBDIR/libsnmalloc_rs_profile.so.0          for snmalloc-run --profile
+#   LIBDIR/libsnmalloc_rs-check.so              the hardened build, for snmalloc-run --check
 #   LIBDIR/libsnmalloc_rs-musl.so               for musl programs (with --musl)
 #   PREFIX/include/snmalloc_rs.h, LIBDIR/pkgconfig/snmalloc_rs.pc
 #
@@ -67,7 +68,7 @@ for d in "$prefix" "$libdir"; do
 done
 # The files this script installs, by name: --uninstall removes nothing else.
 installable=(snmalloc-run libsnmalloc_rs.so.0 libsnmalloc_rs.so libsnmalloc_rs.a
-  libsnmalloc_rs_profile.so.0 libsnmalloc_rs-musl.so snmalloc_rs.h snmalloc_rs.pc
+  libsnmalloc_rs_profile.so.0 libsnmalloc_rs-check.so libsnmalloc_rs-musl.so snmalloc_rs.h snmalloc_rs.pc
   installed-files)
 
 step() { printf '==> %s\n' "$*"; }
@@ -137,21 +138,26 @@ cargo_cmd() {
 }
 
 # Where each build goes: the default one in Cargo's usual places (the
-# profiling library in target/profile, as the tests build it); one for an
-# older glibc in target/glibc-VERSION, for the explicit target triple so
-# that build scripts are linked as usual.
+# profiling library in target/profile, as the tests build it, the hardened
+# one in target/check-lib); one for an older glibc in target/glibc-VERSION,
+# for the explicit target triple so that build scripts are linked as usual.
+# The libraries whose features differ never share a target directory.
 if [ -n "$glibc" ]; then
   triple=$(uname -m)-unknown-linux-gnu
   dir=target/glibc-$glibc
   rel=$dir/$triple/release
   prof=$rel
+  check=$dir-check/$triple/release
   build_args=(--target "$triple" --target-dir "$dir")
   prof_args=("${build_args[@]}")
+  check_args=(--target "$triple" --target-dir "$dir-check")
 else
   rel=target/release
   prof=target/profile/release
+  check=target/check-lib/release
   build_args=()
   prof_args=(--target-dir target/profile)
+  check_args=(--target-dir target/check-lib)
 fi
 
 if [ $build -eq 1 ] && [ -n "$glibc" ]; then
@@ -166,6 +172,8 @@ if [ $build -eq 1 ]; then
   cargo_cmd build --release -p snmalloc-rs-preload -p snmalloc-run "${build_args[@]}"
   step "building the profiling library (on its own: its features must not reach the first)"
   cargo_cmd build --release -p snmalloc-rs-profile "${prof_args[@]}"
+  step "building the hardened library (snmalloc-rs's check feature)"
+  cargo_cmd build --release -p snmalloc-rs-preload --features snmalloc-rs/check "${check_args[@]}"
   if [ $musl -eq 1 ]; then
     step "building the musl library (scripts/build-musl.sh)"
     as_user scripts/build-musl.sh >/dev/null
@@ -173,13 +181,14 @@ if [ $build -eq 1 ]; then
 fi
 
 for f in "$rel/libsnmalloc_rs.so" "$rel/libsnmalloc_rs.a" "$rel/snmalloc-run" \
-  "$prof/libsnmalloc_rs_profile.so"; do
+  "$prof/libsnmalloc_rs_profile.so" "$check/libsnmalloc_rs.so"; do
   [ -f "$f" ] || { echo "install.sh: $f is missing: build first (without --no-build)" >&2; exit 1; }
 done
 version=$(cargo_cmd pkgid -p snmalloc-rs-preload 2>/dev/null | sed 's/.*[#@]//')
 if [ -n "$glibc" ]; then
   # Refuse a build that would not load where it is meant to.
-  newest=$(objdump -T "$rel/libsnmalloc_rs.so" "$rel/snmalloc-run" "$prof/libsnmalloc_rs_profile.so" |
+  newest=$(objdump -T "$rel/libsnmalloc_rs.so" "$rel/snmalloc-run" "$prof/libsnmalloc_rs_profile.so" \
+    "$check/libsnmalloc_rs.so" |
     grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
   if [ "$(printf '%s\n%s\n' "$newest" "$glibc" | sort -V | tail -1)" != "$glibc" ]; then
     echo "install.sh: the build needs glibc $newest, newer than $glibc" >&2
@@ -213,6 +222,7 @@ cp "$rel/libsnmalloc_rs.a" "$stage/libsnmalloc_rs.a"
 if command -v strip >/dev/null; then strip --strip-debug "$stage/libsnmalloc_rs.a"; fi
 put 644 "$stage/libsnmalloc_rs.a" "$libdir/libsnmalloc_rs.a"
 put 755 "$prof/libsnmalloc_rs_profile.so" "$libdir/libsnmalloc_rs_profile.so.0"
+put 755 "$check/libsnmalloc_rs.so" "$libdir/libsnmalloc_rs-check.so"
 if [ $musl -eq 1 ]; then
   musl_lib=target/musl/$(uname -m)-unknown-linux-musl/release/libsnmalloc_rs.so
   [ -f "$musl_lib" ] || { echo "install.sh: $musl_lib is missing: build it (without --no-build)" >&2; exit 1; }

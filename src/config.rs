@@ -60,6 +60,9 @@ pub struct Options {
     /// When the library was loaded (CLOCK_MONOTONIC, ns): the report's
     /// wall time.
     pub loaded_ns: u64,
+    /// The pid of the process that loaded the library (a forked child has
+    /// another).
+    pub loaded_pid: i32,
 }
 
 impl Options {
@@ -73,6 +76,7 @@ impl Options {
             stats_file_len: 0,
             stderr: None,
             loaded_ns: 0,
+            loaded_pid: 0,
         }
     }
 
@@ -240,6 +244,8 @@ pub fn load() {
     if o.stats != Stats::Off {
         o.stderr = crate::log_file::Kept::dup(2);
         o.loaded_ns = crate::platform::now_ns();
+        // SAFETY: getpid has no preconditions.
+        o.loaded_pid = unsafe { libc::getpid() };
     }
     if let Some(v) = var(DECAY) {
         match options::parse_decay(v) {

@@ -102,7 +102,10 @@ impl SnMalloc {
     }
 
     /// The number of bytes usable in the block at `ptr`, which is at least
-    /// what was asked for; `None` for a null pointer.
+    /// what was asked for; `None` for a null pointer and for any address
+    /// snmalloc does not manage (a stack, static data, another allocator's
+    /// block), which is never read: the answer comes from snmalloc's own
+    /// tables (a safe method never crashes).
     ///
     /// ```
     /// use core::alloc::{GlobalAlloc, Layout};
@@ -113,18 +116,27 @@ impl SnMalloc {
     ///     assert!(a.usable_size(p).unwrap() >= 100);
     ///     a.dealloc(p, layout);
     /// }
+    /// let on_stack = 0u64;
+    /// assert_eq!(a.usable_size((&on_stack as *const u64).cast()), None);
     /// ```
     #[inline]
     pub fn usable_size(&self, ptr: *const u8) -> Option<usize> {
-        if ptr.is_null() {
+        if !self.owns(ptr) {
             return None;
         }
-        // SAFETY: snmalloc answers for any address: its own blocks from its
-        // pagemap, others by asking the allocator that owns them.
+        // SAFETY: `ptr` is in snmalloc's memory: the size comes from its
+        // pagemap or its table of large blocks, without reading `ptr`.
         Some(unsafe { ffi::snrs_usable_size(ptr.cast()) })
     }
 
-    /// Whether `ptr` points into memory snmalloc manages.
+    /// Whether `ptr` points into memory snmalloc manages (any address is
+    /// a valid question: it is looked up, never read).
+    ///
+    /// ```
+    /// let v = vec![1u8; 10];
+    /// assert!(snmalloc_rs::SnMalloc.owns(v.as_ptr()) || cfg!(miri));
+    /// assert!(!snmalloc_rs::SnMalloc.owns(core::ptr::null()));
+    /// ```
     #[inline]
     pub fn owns(&self, ptr: *const u8) -> bool {
         // SAFETY: a pagemap lookup; it never dereferences `ptr`.

@@ -19,6 +19,8 @@ pub fn on_load() {
         let pid = unsafe { libc::getpid() };
         let kind = if cfg!(feature = "profile") {
             " (profiling build)"
+        } else if cfg!(feature = "check") {
+            " (hardened check build)"
         } else {
             ""
         };
@@ -36,4 +38,16 @@ pub fn on_load() {
 /// The exit report.
 pub fn on_exit() {
     crate::stats::report_at_exit();
+}
+
+/// The exit report, from `_exit`/`_Exit` (`crate::platform`), which run
+/// no finaliser: only in the process that loaded the library, never in a
+/// forked child, which may be a `vfork` child sharing its parent's memory
+/// (its report would be the parent's, and would stop the parent's).
+pub fn before_exit() {
+    let options = crate::config::get();
+    // SAFETY: getpid has no preconditions.
+    if options.stats != crate::options::Stats::Off && options.loaded_pid == unsafe { libc::getpid() } {
+        crate::stats::report_at_exit();
+    }
 }

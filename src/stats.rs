@@ -197,7 +197,7 @@ pub fn write_json(out: &mut impl Write) -> fmt::Result {
         out,
         "{{\"snmalloc_rs\":\"{}\",\"pid\":{pid},\"program\":\"{}\",\
          \"in_use_peak_bytes\":{},\"in_use_at_exit_bytes\":{},\"kept_bytes\":{},\
-         \"given_back_bytes\":{},\"reserved_bytes\":{},\"peak_rss_kib\":{},\
+         \"given_back_bytes\":{},\"reserved_bytes\":{},\"peak_rss_bytes\":{},\
          \"minor_faults\":{},\"major_faults\":{},\"wall_s\":{:.6},\"user_s\":{:.6},\
          \"system_s\":{:.6},\"fork_restarted\":{}",
         env!("CARGO_PKG_VERSION"),
@@ -207,7 +207,7 @@ pub fn write_json(out: &mut impl Write) -> fmt::Result {
         usage.retained,
         usage.returned,
         usage.reserved,
-        p.peak_rss_kib,
+        p.peak_rss_kib * 1024,
         p.minor_faults,
         p.major_faults,
         p.wall_s,

@@ -182,6 +182,46 @@ fn threads_allocate_and_free_each_others_blocks() {
 }
 
 #[test]
+fn safe_methods_answer_for_any_address_without_reading_it() {
+    let on_stack = 5u8;
+    static STATIC: u64 = 7;
+    // Memory of no allocator's (in a workspace test the C malloc may be
+    // ours: the preload package turns on `override`).
+    // SAFETY: an anonymous private mapping.
+    let mapped = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(mapped, libc::MAP_FAILED);
+    let mapped = mapped.cast::<u8>();
+    let big = vec![0u8; 8 << 20];
+    let elsewhere: [*const u8; 8] = [
+        &on_stack,
+        (&STATIC as *const u64).cast(),
+        mapped,
+        mapped.wrapping_add(100),
+        std::ptr::dangling::<u8>(),
+        usize::MAX as *const u8,
+        (usize::MAX - 4095) as *const u8,
+        (1usize << 47) as *const u8,
+    ];
+    for p in elsewhere {
+        assert_eq!(ALLOC.usable_size(p), None, "{p:p}");
+        assert!(!ALLOC.owns(p), "{p:p}");
+    }
+    assert_eq!(ALLOC.usable_size(std::ptr::null()), None);
+    assert!(ALLOC.usable_size(big.as_ptr()).unwrap() >= 8 << 20);
+    // SAFETY: mapped above, no longer used.
+    unsafe { libc::munmap(mapped.cast(), 4096) };
+}
+
+#[test]
 fn memory_usage_tracks_large_allocations() {
     // Other tests of this process allocate and free at the same time: only
     // what this live block guarantees is asserted.

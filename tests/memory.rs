@@ -308,20 +308,15 @@ fn a_program_runs_under_valgrind() {
     // size of a flat pagemap failed at start ("Failed to initialise
     // snmalloc."). The real python3 binary (not a wrapper script), so that
     // valgrind runs it.
-    let exe = ok(
-        "python3 sys.executable",
-        &plain(command(
-            "python3",
-            &["-c", "import sys; print(sys.executable)"],
-        )),
-    );
     let script = "import ctypes; x = [bytes(100) for _ in range(100000)]; \
                   y = bytearray(50 << 20); c = ctypes.CDLL(None); \
                   c.malloc.restype = ctypes.c_void_p; \
                   c.snmalloc_rs_owns.argtypes = [ctypes.c_void_p]; \
                   print('valgrind ok', c.snmalloc_rs_owns(c.malloc(100)))";
     let mut cmd = Command::new("valgrind");
-    cmd.args(["-q", "--tool=none", exe.trim(), "-c", script]);
+    cmd.args(["-q", "--tool=none"])
+        .arg(python3())
+        .args(["-c", script]);
     let stdout = ok("python3 under valgrind --tool=none", &preloaded(cmd));
     assert_eq!(stdout.trim(), "valgrind ok 1");
 }

@@ -69,6 +69,7 @@ fn the_deb_holds_the_versioned_library_its_links_the_launcher_header_and_pkg_con
         format!("./usr/lib/{ma}/libsnmalloc_rs.so -> libsnmalloc_rs.so.0"),
         format!("./usr/lib/{ma}/libsnmalloc_rs.a"),
         format!("./usr/lib/{ma}/libsnmalloc_rs_profile.so.0"),
+        format!("./usr/lib/{ma}/libsnmalloc_rs-check.so"),
         format!("./usr/lib/{ma}/libsnmalloc_rs-musl.so"),
         format!("./usr/lib/{ma}/pkgconfig/snmalloc_rs.pc"),
         "./usr/bin/snmalloc-run".to_string(),
@@ -125,6 +126,39 @@ fn the_installed_launcher_finds_the_installed_library() {
     assert_eq!(
         preloaded_by(&unpacked().join("usr/bin/snmalloc-run")),
         expected.to_str().unwrap()
+    );
+}
+
+#[test]
+fn the_installed_launchers_check_takes_the_hardened_library() {
+    let ma = multiarch();
+    let launcher = unpacked().join("usr/bin/snmalloc-run");
+    let out = run(Command::new(&launcher)
+        .args(["--check", "cat", "/proc/self/maps"])
+        .env_remove("LD_PRELOAD"));
+    let check = unpacked()
+        .join(format!("usr/lib/{ma}/libsnmalloc_rs-check.so"))
+        .canonicalize()
+        .unwrap();
+    assert!(
+        text(&out.stdout).contains(check.to_str().unwrap()),
+        "{} not in the maps of a program run with --check",
+        check.display()
+    );
+    // The library is the hardened build: a double free ends the program
+    // with its message (misuse.c runs each case in a child of its own).
+    let out = run(Command::new(&launcher)
+        .arg("--check")
+        .arg(common::compile("misuse.c"))
+        .env_remove("LD_PRELOAD"));
+    let line = text(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("double-free-small\t"))
+        .map(String::from)
+        .unwrap_or_default();
+    assert!(
+        line.contains("\tabort\tsnmalloc-rs (check build): "),
+        "double-free-small under --check: {line:?}"
     );
 }
 
@@ -215,6 +249,7 @@ fn install_sh_installs_into_a_prefix_and_uninstalls_everything() {
         "lib/libsnmalloc_rs.so",
         "lib/libsnmalloc_rs.a",
         "lib/libsnmalloc_rs_profile.so.0",
+        "lib/libsnmalloc_rs-check.so",
         "lib/libsnmalloc_rs-musl.so",
         "lib/pkgconfig/snmalloc_rs.pc",
         "include/snmalloc_rs.h",

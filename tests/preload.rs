@@ -195,6 +195,8 @@ fn exports_the_whole_family() {
         "mallopt",
         "malloc_stats",
         "malloc_info",
+        "_exit",
+        "_Exit",
     ] {
         assert!(exported.contains(s), "{s} is not exported");
     }

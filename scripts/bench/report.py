@@ -3,7 +3,7 @@ chart.svg (time and peak-RSS ratios to glibc per workload and allocator).
     python3 report.py RESULTS.csv OUT_DIR "machine description"
 
 When OUT_DIR is this repository's docs/bench (a full run of scripts/bench.sh,
-not --quick), it also writes the summary table (the geometric means of
+not --quick), it also writes the one-line headline and the summary table (the geometric means of
 results.md, one row per allocator) into README.md, between the lines
 <!-- bench-summary:start --> and <!-- bench-summary:end -->.
 """
@@ -76,6 +76,9 @@ def table(data, allocs, field, base, title):
 
 SUMMARY_START = "<!-- bench-summary:start -->"
 SUMMARY_END = "<!-- bench-summary:end -->"
+HEADLINE_START = "<!-- bench-headline:start -->"
+HEADLINE_END = "<!-- bench-headline:end -->"
+PEERS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
 
 
 def summary(data, allocs):
@@ -93,6 +96,27 @@ def summary(data, allocs):
     return out
 
 
+def headline(data):
+    """The README's one line under the title: our time and peak RSS as
+    ratios to each peer's (geometric means over the workloads both ran)."""
+    parts = []
+    for peer in PEERS:
+        t = geomean(ratios(data, "snmalloc-rs", peer, "median_s"))
+        m = geomean(ratios(data, "snmalloc-rs", peer, "peak_rss_kib"))
+        if t == t and m == m:  # not NaN: the peer ran
+            parts.append(f"{t:.2f}x {peer}'s time at {m:.2f}x its peak RSS")
+    return ("Microsoft's snmalloc for any program, unchanged (`LD_PRELOAD`), and for Rust: "
+            + "; ".join(parts)
+            + " (geometric means over the workloads of [docs/bench](docs/bench/results.md)).")
+
+
+def replace_between(text, start_mark, end_mark, lines):
+    start, end = text.find(start_mark), text.find(end_mark)
+    if start < 0 or end < start:
+        return None
+    return text[:start] + start_mark + "\n" + "\n".join(lines) + "\n" + text[end:]
+
+
 def update_readme(data, allocs, out_dir):
     here = os.path.dirname(os.path.abspath(__file__))
     readme = os.path.normpath(os.path.join(here, "..", "..", "README.md"))
@@ -103,13 +127,15 @@ def update_readme(data, allocs, out_dir):
         print(f"report: warning: {readme} not found; summary not written", file=sys.stderr)
         return
     text = open(readme).read()
-    start, end = text.find(SUMMARY_START), text.find(SUMMARY_END)
-    if start < 0 or end < start:
-        print(f"report: warning: {readme} has no {SUMMARY_START} ... {SUMMARY_END} lines; "
-              "summary not written", file=sys.stderr)
-        return
-    new = (text[:start] + SUMMARY_START + "\n" + "\n".join(summary(data, allocs)) + "\n"
-           + text[end:])
+    new = text
+    for start, end, lines in [(SUMMARY_START, SUMMARY_END, summary(data, allocs)),
+                              (HEADLINE_START, HEADLINE_END, [headline(data)])]:
+        replaced = replace_between(new, start, end, lines)
+        if replaced is None:
+            print(f"report: warning: {readme} has no {start} ... {end} lines; not written",
+                  file=sys.stderr)
+        else:
+            new = replaced
     if new != text:
         open(readme, "w").write(new)
 

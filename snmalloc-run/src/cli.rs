@@ -43,6 +43,9 @@ options:
   --profile             use the profiling library: the report adds
                         allocations by size class, cross-thread frees, peak
                         live bytes and the largest allocation
+  --check               use the hardened library (snmalloc's checks of
+                        frees and bounds: a misuse ends the program with a
+                        message naming it)
   --verbose             say on stderr when the library takes over
   --children            --stats/--verbose for every process CMD starts, not
                         only CMD (and what it execs into)
@@ -82,6 +85,7 @@ const LONG: &[&str] = &[
     "stats",
     "stats-file",
     "profile",
+    "check",
     "verbose",
     "children",
     "decay",
@@ -107,6 +111,7 @@ pub struct Args {
     pub stats: bool,
     pub stats_file: Option<PathBuf>,
     pub profile: bool,
+    pub check: bool,
     pub verbose: bool,
     pub children: bool,
     pub decay: Option<OsString>,
@@ -175,7 +180,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Args {
             Long("profile") => a.profile = true,
             Long("verbose") => a.verbose = true,
             Long("children") => a.children = true,
-            Long("decay") => a.decay = Some(or_usage(p.value())),
+            Long("check") => a.check = true,
+            Long("decay") => {
+                // Refused here rather than warned about by every process.
+                let v = or_usage(p.value());
+                if crate::options::parse_decay(v.as_encoded_bytes()).is_none() {
+                    usage_error(format!(
+                        "--decay takes a number of milliseconds, 0 or kernel, not {v:?}"
+                    ));
+                }
+                a.decay = Some(v);
+            }
             Long("lib") => a.lib = Some(or_usage(p.value()).into()),
             Long("compare") => a.compare = true,
             Short('n') | Long("runs") => {
@@ -232,6 +247,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Args {
             Short(c) => usage_error(format!("unknown option -{c}")),
         }
     }
+    if a.profile && a.check {
+        usage_error("--profile and --check are two libraries: choose one");
+    }
     if a.cmd.is_empty() && a.add_needed.is_none() && a.add_import.is_none() {
         usage_error("no command to run");
     }
@@ -263,6 +281,16 @@ mod tests {
         let a = args(&["python3", "--stats"]);
         assert!(!a.stats);
         assert_eq!(a.cmd, ["python3", "--stats"]);
+    }
+
+    #[test]
+    fn decay_values_are_the_librarys() {
+        for ok in ["0", "250", "kernel"] {
+            assert_eq!(
+                args(&["--decay", ok, "true"]).decay.as_deref(),
+                Some(std::ffi::OsStr::new(ok))
+            );
+        }
     }
 
     #[test]

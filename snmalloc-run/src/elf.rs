@@ -17,7 +17,19 @@ pub struct Facts {
     pub interpreter: Option<String>,
     /// Whether it exports a definition of `malloc` (asked for libraries).
     pub exports_malloc: bool,
+    /// The sanitizer it is built with, whose runtime is its allocator.
+    pub sanitizer: Option<&'static str>,
 }
+
+/// The entry points of the sanitizers that bring their own allocator: an
+/// instrumented program imports one (GCC, shared runtime) or exports it
+/// (Clang, static runtime).
+const SANITIZERS: [(&str, &str); 4] = [
+    ("__asan_init", "AddressSanitizer"),
+    ("__hwasan_init", "HWAddressSanitizer"),
+    ("__tsan_init", "ThreadSanitizer"),
+    ("__msan_init", "MemorySanitizer"),
+];
 
 impl Facts {
     /// Whether the program is linked against musl (Alpine).
@@ -42,11 +54,19 @@ where
     let exports_malloc = want_malloc
         && f.dynamic_symbols()
             .any(|s| s.name() == Ok("malloc") && s.is_definition() && s.is_global());
+    let sanitizer = f.dynamic_symbols().find_map(|s| {
+        let name = s.name().ok()?;
+        SANITIZERS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, what)| *what)
+    });
     Facts {
         arch: f.architecture(),
         kind: f.kind(),
         interpreter,
         exports_malloc,
+        sanitizer,
     }
 }
 
@@ -82,6 +102,14 @@ pub fn check_program(path: &Path) -> Result<Option<Facts>, String> {
                     (link it with libsnmalloc_rs.a, or use a dynamically linked build)"
                 .into(),
         );
+    }
+    if let Some(what) = f.sanitizer {
+        // Its runtime must be the first library and serves malloc itself;
+        // a preloaded allocator breaks it (ASan refuses to start, or
+        // crashes when told not to check).
+        return Err(format!(
+            "is built with {what}, whose runtime is its allocator: run it without snmalloc-rs"
+        ));
     }
     Ok(Some(f))
 }

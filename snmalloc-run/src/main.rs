@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
 use cli::{fail, status, Args};
-use platform::{LIB, PRELOAD_VAR, PROFILE_LIB};
+use platform::{CHECK_LIB, LIB, PRELOAD_VAR, PROFILE_LIB};
 
 /// `name` (or its versioned `name.0`) next to this executable, in ../lib
 /// or ../lib/<multiarch> (installed layouts: `scripts/install.sh`, the
@@ -73,23 +73,27 @@ fn library(a: &Args) -> PathBuf {
         }
         return lib.canonicalize().unwrap_or_else(|_| lib.clone());
     }
-    let name = if a.profile { PROFILE_LIB } else { LIB };
+    let (name, how) = if a.profile {
+        (
+            PROFILE_LIB,
+            "build it with `cargo build --release -p snmalloc-rs-profile` (scripts/install.sh and the .deb install it)",
+        )
+    } else if a.check {
+        (
+            CHECK_LIB,
+            "install it with scripts/install.sh (or the .deb), or build it with `cargo build --release \
+             -p snmalloc-rs-preload --features snmalloc-rs/check --target-dir target/check-lib` \
+             and pass --lib target/check-lib/release/libsnmalloc_rs.so",
+        )
+    } else {
+        (LIB, "build it with `cargo build --release`")
+    };
     find_library(name).unwrap_or_else(|| {
-        if a.profile {
-            fail(
-                status::NO_LIBRARY,
-                format!(
-                    "{PROFILE_LIB} not found next to this executable, in ../lib or the system's \
-                     library directories: build it with `cargo build --release -p snmalloc-rs-profile` \
-                     (scripts/install.sh and the .deb install it)"
-                ),
-            )
-        }
         fail(
             status::NO_LIBRARY,
             format!(
-                "{LIB} not found next to this executable, in ../lib or the system's library \
-                 directories: build it with `cargo build --release`"
+                "{name} not found next to this executable, in ../lib or the system's library \
+                 directories: {how}"
             ),
         )
     })
@@ -210,6 +214,16 @@ fn preflight(a: &Args, program: &Path) -> (PathBuf, object::Architecture) {
     let arch = facts.as_ref().map_or_else(elf::host_arch, |f| f.arch);
     let mut lib = library(a);
     if facts.as_ref().is_some_and(elf::Facts::is_musl) {
+        if a.profile || a.check {
+            fail(
+                status::CANNOT_PRELOAD,
+                format!(
+                    "{}: is linked against musl, and the {} library has no musl build",
+                    program.display(),
+                    if a.profile { "profiling" } else { "hardened" }
+                ),
+            );
+        }
         let musl = lib.with_file_name(platform::MUSL_LIB);
         if !musl.is_file() {
             fail(

@@ -10,6 +10,7 @@ mod consts {
     pub const SEPARATOR: &str = ":";
     pub const LIB: &str = "libsnmalloc_rs.dylib";
     pub const PROFILE_LIB: &str = "libsnmalloc_rs_profile.dylib";
+    pub const CHECK_LIB: &str = "libsnmalloc_rs-check.dylib";
     /// `ru_maxrss` is in bytes on macOS.
     pub const MAXRSS_UNIT: u64 = 1;
     pub const PEERS: [(&str, &str); 3] = [
@@ -27,6 +28,7 @@ mod consts {
     pub const SEPARATOR: &str = ";";
     pub const LIB: &str = "snmalloc_rs.dll";
     pub const PROFILE_LIB: &str = "snmalloc_rs_profile.dll";
+    pub const CHECK_LIB: &str = "snmalloc_rs-check.dll";
 }
 
 #[cfg(not(any(target_os = "macos", windows)))]
@@ -35,6 +37,8 @@ mod consts {
     pub const SEPARATOR: &str = " ";
     pub const LIB: &str = "libsnmalloc_rs.so";
     pub const PROFILE_LIB: &str = "libsnmalloc_rs_profile.so";
+    /// The hardened build (`--check`; scripts/install.sh installs it).
+    pub const CHECK_LIB: &str = "libsnmalloc_rs-check.so";
     /// The musl build of the library, used for musl programs when it is
     /// installed next to the glibc one.
     pub const MUSL_LIB: &str = "libsnmalloc_rs-musl.so";

@@ -253,3 +253,16 @@ pub fn memory_hungry() -> std::sync::MutexGuard<'static, ()> {
     );
     guard
 }
+
+/// The python3 binary itself, not a wrapper script (pyenv's is a bash
+/// script that execs it through several processes).
+pub fn python3() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let out = plain(command(
+            "python3",
+            &["-c", "import sys; print(sys.executable)"],
+        ));
+        PathBuf::from(ok("python3 sys.executable", &out).trim())
+    })
+}
