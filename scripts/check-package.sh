@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What CI checks of the packages (the tests check the artefacts):
-#  - the crates meant for the registry (snmalloc-rs-sys, snmalloc-rs)
+#  - the crates meant for the registry (snmalloc-rs-options, snmalloc-rs-sys,
+#    snmalloc-rs)
 #    package, and build from their .crate files (cargo package verifies);
 #  - they type-check on the oldest Rust they claim (rust-version);
 #  - the Rust crate builds without std (a target that has none).
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/install.sh
 echo "== cargo package (with its verification build)"
-cargo package --quiet -p snmalloc-rs-sys -p snmalloc-rs
+cargo package --quiet -p snmalloc-rs-options -p snmalloc-rs-sys -p snmalloc-rs
 msrv=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json,sys; print({p["name"]: p["rust_version"] for p in json.load(sys.stdin)["packages"]}["snmalloc-rs"])')
 echo "== Rust $msrv (rust-version): type-check of the workspace"

@@ -17,4 +17,4 @@ python3 -m zipfile -e "$dir"/msvc_runtime-*.whl "$dir/unpacked"
 mapfile -t dlls < <(find "$dir/unpacked" -name '*.dll' -path '*.data/data/*' ! -path '*/Scripts/*' | sort)
 echo "decoder-coverage: ${#dlls[@]} DLLs: $(basename -a "${dlls[@]}" | tr '\n' ' ')"
 python3 scripts/decoder-coverage/exports.py "${dlls[@]}" >"$dir/functions.txt"
-cargo run --quiet --release --example x64_coverage <"$dir/functions.txt"
+cargo run --quiet --release -p snmalloc-rs-sys --example x64_coverage <"$dir/functions.txt"

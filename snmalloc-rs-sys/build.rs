@@ -6,6 +6,8 @@ use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod link_args;
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=shim");
@@ -143,6 +145,10 @@ fn main() {
     }
     alloc.compile("snmalloc_rs_alloc");
 
+    if over {
+        let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+        link_args::write(&out_dir);
+    }
     if over && target_os == "linux" {
         // C++ operator new's failure path must throw std::bad_alloc and call
         // the new-handler: that one small file is built with exceptions.

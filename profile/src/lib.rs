@@ -5,4 +5,4 @@
 
 pub use snmalloc_rs::*;
 
-const _: () = assert!(snmalloc_rs::PROFILE_BUILD);
+const _: () = assert!(snmalloc_rs_sys::PROFILE_BUILD);

@@ -1,5 +1,5 @@
 """Prints, for every exported function of the given PE32+ DLLs, its name,
-RVA and first 16 bytes (input of examples/x64_coverage.rs)."""
+RVA and first 16 bytes (input of snmalloc-rs-sys/examples/x64_coverage.rs)."""
 import struct
 import sys
 

@@ -348,7 +348,7 @@ const RUNS_CSV_HEADER: [&str; 6] = [
 
 /// The CSV file at `path`, opened for appending as the library opens its
 /// report's file (no symbolic link, a regular file of the user's, created
-/// 0600 if missing: `src/log_file.rs`).
+/// 0600 if missing: `snmalloc_rs_options::log_file`).
 #[cfg(unix)]
 fn open_csv(path: &Path) -> Result<std::fs::File, Box<dyn std::error::Error>> {
     use std::os::fd::FromRawFd;

@@ -14,15 +14,11 @@ mod elf;
 #[cfg(not(any(target_os = "macos", windows)))]
 mod needed;
 mod pe;
-// The library's environment options, named once (src/options.rs).
-#[path = "../../src/options.rs"]
-#[allow(dead_code)]
-mod options;
-// How the library opens the report's file, which --stats-file is checked by.
+// The library's environment options, named once, and how it opens the
+// report's file, which --stats-file is checked by.
+use snmalloc_rs_options as options;
 #[cfg(unix)]
-#[path = "../../src/log_file.rs"]
-#[allow(dead_code)]
-mod log_file;
+use snmalloc_rs_options::log_file;
 mod platform;
 #[cfg(windows)]
 mod windows;
@@ -386,7 +382,7 @@ fn main() {
     )
 }
 
-/// An environment option's name (src/options.rs) as `Command::env` takes it.
+/// An environment option's name (snmalloc-rs-options) as `Command::env` takes it.
 fn option(name: &std::ffi::CStr) -> &str {
     name.to_str().expect("option names are ASCII")
 }

@@ -1,5 +1,5 @@
 //! macOS: the library's load and exit entries (the interposition of the
-//! system allocator is `crate::export::macos`).
+//! system allocator is `crate::interpose::macos`).
 //!
 //! Compiled and type-checked on Linux by scripts/check-targets.sh; it has
 //! not been run on a Mac (see README).
@@ -8,14 +8,14 @@
 // Load and exit.
 
 extern "C" fn on_load() {
-    crate::lifecycle::on_load();
-    crate::export::macos::register_zone();
+    crate::process::lifecycle::on_load();
+    crate::interpose::macos::register_zone();
     // SAFETY: registers a plain function; atexit's own storage is libSystem's.
     unsafe { libc::atexit(on_exit) };
 }
 
 extern "C" fn on_exit() {
-    crate::lifecycle::on_exit();
+    crate::process::lifecycle::on_exit();
 }
 
 #[used]

@@ -1,12 +1,12 @@
 //! The exported functions that only forward to snmalloc (feature
 //! `override`): `malloc`, `free`, `calloc`, `realloc`,
 //! `malloc_usable_size`, glibc's `__libc_*` names and the C++ operators,
-//! defined from the one table in `src/forward_table.rs`.
+//! defined from the one table in `forward_table.rs`.
 //!
 //! On ELF x86_64 and AArch64 each is naked: one direct `jmp`/`b` into the
 //! C++ side, where a Rust call through an `extern` declaration would load
-//! the target from the GOT first. In the preloadable library the preload
-//! package's build.rs goes further and makes the exported symbol the C++
+//! the target from the GOT first. In the preloadable libraries build.rs
+//! (`link_args.rs`) goes further and makes the exported symbol the C++
 //! function itself (`--defsym`), reading the same table. On macOS they are
 //! not exported under the C name: the interpose table points at them.
 

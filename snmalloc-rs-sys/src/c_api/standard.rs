@@ -4,7 +4,7 @@
 //! the interpose table's replacements on macOS.
 //!
 //! `malloc`, `free`, `calloc`, `realloc` and the other pure forwards are in
-//! [`crate::forwards`]; the functions here validate their arguments first.
+//! [`crate::c_api::forwards`]; the functions here validate their arguments first.
 
 use crate::ffi;
 use core::ffi::{c_int, c_void};

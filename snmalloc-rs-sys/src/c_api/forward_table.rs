@@ -1,7 +1,8 @@
 // The exported functions that are nothing but a jump to another function
 // with the same arguments, by platform group: the one table from which the
-// crate defines them (src/forwards.rs) and from which the preload package's
-// build.rs makes each C++ target the exported symbol itself (`--defsym`).
+// crate defines them (`forwards.rs`) and from which build.rs
+// (`link_args.rs`) makes each C++ target the exported symbol itself in the
+// preloadable libraries (`--defsym`).
 // Groups: `c` (every platform with the C API), `glibc` (Linux with glibc),
 // `cxx` (Linux, 64-bit; Itanium C++ ABI names for LP64). A target named
 // `snrs_*` is a C++ function of snmalloc-rs-sys; others are Rust functions.
@@ -37,13 +38,13 @@ forward_table! {
         /// glibc's internal name for `realloc`.
         __libc_realloc => snrs_realloc(p: *mut c_void, size: usize) -> *mut c_void;
         /// glibc's internal name for `memalign`.
-        __libc_memalign => crate::libc_api::memalign(align: usize, size: usize) -> *mut c_void;
+        __libc_memalign => crate::c_api::standard::memalign(align: usize, size: usize) -> *mut c_void;
         /// glibc's internal name for `valloc`.
-        __libc_valloc => crate::libc_api::valloc(size: usize) -> *mut c_void;
+        __libc_valloc => crate::c_api::standard::valloc(size: usize) -> *mut c_void;
         /// glibc's internal name for `pvalloc`.
-        __libc_pvalloc => crate::libc_api::pvalloc(size: usize) -> *mut c_void;
+        __libc_pvalloc => crate::c_api::standard::pvalloc(size: usize) -> *mut c_void;
         /// glibc's internal name for `posix_memalign`.
-        __posix_memalign => crate::libc_api::posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int;
+        __posix_memalign => crate::c_api::standard::posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int;
     }
     cxx {
         /// `operator new(size_t)`.

@@ -3,10 +3,10 @@
 //! and tries, for each function, what the hook does to its entry.
 //!
 //! ```text
-//! cargo run --release --example x64_coverage < functions.txt
+//! cargo run --release -p snmalloc-rs-sys --example x64_coverage < functions.txt
 //! ```
 
-#[path = "../src/export/windows/x64.rs"]
+#[path = "../src/interpose/windows/x64.rs"]
 #[allow(dead_code)]
 mod x64;
 

@@ -7,12 +7,12 @@
 //!   like), when its caller's environment is not to be trusted.
 //! - `now_ns()`: the monotonic clock (the report's wall time).
 //! - `write_out(sink, bytes)`: one `write` to a file descriptor (Unix) or
-//!   to stderr (Windows), for `crate::writer`.
-//! - the platform's way to run `crate::lifecycle::on_load` when the
+//!   to stderr (Windows), for `crate::process::writer`.
+//! - the platform's way to run `crate::process::lifecycle::on_load` when the
 //!   library is loaded and `on_exit` when the process exits, with no
 //!   allocation needed to register them.
 //! - on Windows, only the Win32 declarations (`windows_sys.rs`) and
-//!   `write_out`: loading is the CRT redirection's (`crate::export::windows`).
+//!   `write_out`: loading is the CRT redirection's (`crate::interpose::windows`).
 
 #[cfg(any(target_os = "freebsd", target_os = "macos"))]
 mod bsd;
@@ -27,7 +27,7 @@ mod macos;
 pub mod windows_sys;
 
 // FreeBSD needs nothing beyond `bsd` and `elf`; its allocator extras are
-// jemalloc's API (`crate::jemalloc_api`).
+// jemalloc's API (`crate::c_api::jemalloc`).
 #[cfg(any(target_os = "freebsd", target_os = "macos"))]
 pub use bsd::{program_name, secure_execution, set_errno};
 #[cfg(target_os = "linux")]
@@ -54,10 +54,10 @@ pub fn write_out(fd: core::ffi::c_int, bytes: &[u8]) -> Option<usize> {
     usize::try_from(n).ok()
 }
 
-/// Writes some of `bytes` to the process's stderr (`crate::writer`'s
+/// Writes some of `bytes` to the process's stderr (`crate::process::writer`'s
 /// sink on Windows); how many, or `None` when there is no stderr.
 #[cfg(windows)]
-pub fn write_out(_stderr: crate::writer::Stderr, bytes: &[u8]) -> Option<usize> {
+pub fn write_out(_stderr: crate::process::writer::Stderr, bytes: &[u8]) -> Option<usize> {
     use windows_sys as sys;
     let mut written = 0u32;
     let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);

@@ -27,7 +27,7 @@ unsafe extern "C" fn realloc_hook(p: *mut c_void, size: usize, _c: *const c_void
 }
 unsafe extern "C" fn memalign_hook(a: usize, size: usize, _c: *const c_void) -> *mut c_void {
     // SAFETY: as memalign.
-    unsafe { crate::libc_api::memalign(a, size) }
+    unsafe { crate::c_api::standard::memalign(a, size) }
 }
 
 /// glibc's `__malloc_hook`, pointing at our `malloc`.
@@ -48,7 +48,7 @@ pub static mut __memalign_hook: Option<MemalignHook> = Some(memalign_hook);
 /// `pad` is ignored: nothing in use is ever given back.
 #[no_mangle]
 pub extern "C" fn malloc_trim(_pad: usize) -> c_int {
-    c_int::from(crate::SnMalloc::trim() != 0)
+    c_int::from(crate::trim() != 0)
 }
 
 /// `mallopt`: glibc's tuning knobs do not apply to snmalloc; accepted and
@@ -115,11 +115,11 @@ pub struct Mallinfo {
 /// `mallinfo2`: snmalloc's figures in glibc's structure.
 #[no_mangle]
 pub extern "C" fn mallinfo2() -> Mallinfo2 {
-    let u = crate::SnMalloc::memory_usage();
+    let u = crate::memory();
     Mallinfo2 {
-        arena: u.current + u.retained,
-        usmblks: u.peak,
-        uordblks: u.current,
+        arena: u.in_use + u.retained,
+        usmblks: u.peak_in_use,
+        uordblks: u.in_use,
         fordblks: u.retained,
         keepcost: u.retained,
         ..Default::default()
@@ -145,7 +145,7 @@ pub extern "C" fn mallinfo() -> Mallinfo {
 /// stderr.
 #[no_mangle]
 pub extern "C" fn malloc_stats() {
-    let _ = crate::stats::write_report(&mut crate::writer::Writer::stderr());
+    let _ = crate::process::stats::write_report(&mut crate::process::writer::Writer::stderr());
 }
 
 /// `malloc_info`: glibc's XML shape with snmalloc's figures; `options` must
@@ -157,18 +157,18 @@ pub extern "C" fn malloc_stats() {
 pub unsafe extern "C" fn malloc_info(options: c_int, stream: *mut libc::FILE) -> c_int {
     use core::fmt::Write;
     if options != 0 {
-        crate::libc_api::fail(libc::EINVAL);
+        crate::c_api::standard::fail(libc::EINVAL);
         return -1;
     }
-    let u = crate::SnMalloc::memory_usage();
-    let mut b = crate::writer::StackBuf::<256>::new();
+    let u = crate::memory();
+    let mut b = crate::process::writer::StackBuf::<256>::new();
     let _ = writeln!(
         b,
         "<malloc version=\"snmalloc-rs-{}\">\n<total type=\"rest\" count=\"0\" size=\"{}\"/>\n<system type=\"current\" size=\"{}\"/>\n<system type=\"max\" size=\"{}\"/>\n</malloc>",
         env!("CARGO_PKG_VERSION"),
         u.retained,
-        u.current + u.retained,
-        u.peak
+        u.in_use + u.retained,
+        u.peak_in_use
     );
     // SAFETY: a NUL-terminated buffer and the caller's valid stream.
     let rc = unsafe { libc::fputs(b.as_c_str().as_ptr().cast::<c_char>(), stream) };

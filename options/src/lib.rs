@@ -1,14 +1,22 @@
-//! The environment options of the library, named once, with the grammar of
-//! their values: read by the library (`config.rs`, the Windows redirection)
-//! and set by the launcher, which includes this file and checks each value
-//! it passes on with the same parsers. The README's table says what each
-//! does.
+//! What the snmalloc-rs library and its launcher agree on: the library's
+//! environment options, named once, with the grammar of their values (read
+//! by the library, set by the launcher, which checks each value it passes
+//! on with the same parsers; the README's table says what each does), and
+//! how the report's file is opened ([`log_file`], Unix). Its own crate so
+//! that the launcher shares it without linking the allocator.
 //!
 //! In secure-execution mode (a set-user-ID program, say) the library
 //! ignores every one of them and removes them from the environment that
 //! the process passes on: `ALL` lists them.
 
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
 use core::ffi::CStr;
+
+#[cfg(unix)]
+pub mod log_file;
 
 /// `SNMALLOC_STATS`: print a report at exit (a boolean, or `json`).
 pub const STATS: &CStr = c"SNMALLOC_STATS";

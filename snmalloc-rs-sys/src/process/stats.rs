@@ -6,13 +6,13 @@
 //! fields: docs/reports.md).
 //!
 //! Written once per process, at `exit` or at `_exit`/`_Exit` (a shell such
-//! as dash ends that way). Formatted through `crate::writer`: the report
+//! as dash ends that way). Formatted through `crate::process::writer`: the report
 //! allocates nothing, so it cannot disturb what it measures, and it is
 //! safe in an `_exit` called from a forked child or a signal handler.
 
-use crate::config;
+use crate::process::config;
 use crate::options::Stats;
-use crate::writer::{Escaped, Json, Writer};
+use crate::process::writer::{Escaped, Json, Writer};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -74,7 +74,7 @@ impl fmt::Display for Bytes {
 
 /// Writes the report to `out`.
 pub fn write_report(out: &mut impl Write) -> fmt::Result {
-    let usage = crate::SnMalloc::memory_usage();
+    let usage = crate::memory();
     let name = Escaped(crate::platform::program_name().to_bytes());
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
@@ -83,11 +83,11 @@ pub fn write_report(out: &mut impl Write) -> fmt::Result {
         "snmalloc-rs {} report for pid {pid} ({name}):",
         env!("CARGO_PKG_VERSION")
     )?;
-    writeln!(out, "  memory in use: peak {}", Bytes(usage.peak as u64))?;
+    writeln!(out, "  memory in use: peak {}", Bytes(usage.peak_in_use as u64))?;
     writeln!(
         out,
         "  memory in use at exit: {}",
-        Bytes(usage.current as u64)
+        Bytes(usage.in_use as u64)
     )?;
     writeln!(
         out,
@@ -97,7 +97,7 @@ pub fn write_report(out: &mut impl Write) -> fmt::Result {
     writeln!(
         out,
         "  memory given back to the OS, in all: {}",
-        Bytes(usage.returned)
+        Bytes(usage.given_back)
     )?;
     writeln!(
         out,
@@ -189,7 +189,7 @@ fn write_profile(out: &mut impl Write) -> fmt::Result {
 
 /// Writes the report as one JSON object on one line (docs/reports.md).
 pub fn write_json(out: &mut impl Write) -> fmt::Result {
-    let usage = crate::SnMalloc::memory_usage();
+    let usage = crate::memory();
     let p = Process::now();
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
@@ -202,10 +202,10 @@ pub fn write_json(out: &mut impl Write) -> fmt::Result {
          \"system_s\":{:.6},\"fork_restarted\":{}",
         env!("CARGO_PKG_VERSION"),
         Json(crate::platform::program_name().to_bytes()),
-        usage.peak,
-        usage.current,
+        usage.peak_in_use,
+        usage.in_use,
         usage.retained,
-        usage.returned,
+        usage.given_back,
         usage.reserved,
         p.peak_rss_kib * 1024,
         p.minor_faults,
@@ -255,7 +255,7 @@ static REPORTED: AtomicBool = AtomicBool::new(false);
 
 /// Prints the report if `SNMALLOC_STATS` asked for one, once per process:
 /// appended to `SNMALLOC_STATS_FILE` if set and safe to write
-/// (`crate::log_file`), else to stderr (the library's own duplicate of it,
+/// (`crate::options::log_file`), else to stderr (the library's own duplicate of it,
 /// taken at load), after one line saying why the file was refused. Nothing
 /// is written to a descriptor that no longer is the stderr of the start.
 pub fn report_at_exit() {
@@ -264,7 +264,7 @@ pub fn report_at_exit() {
         return;
     }
     let stderr = opts.stderr.and_then(|k| k.get());
-    let (fd, opened) = match opts.stats_file().map(|p| (p, crate::log_file::open_append(p))) {
+    let (fd, opened) = match opts.stats_file().map(|p| (p, crate::options::log_file::open_append(p))) {
         None => (stderr, false),
         Some((_, Ok(fd))) => (Some(fd), true),
         Some((path, Err(why))) => {

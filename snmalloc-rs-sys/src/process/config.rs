@@ -23,7 +23,7 @@ use core::ffi::{c_char, CStr};
 use core::fmt::Write;
 
 use crate::options::{self, Decay, Stats, DECAY, REPORT_PID, STATS, STATS_FILE, VERBOSE};
-use crate::writer::{Escaped, Writer};
+use crate::process::writer::{Escaped, Writer};
 
 /// Hands the decay policy to the allocator (`snrs_set_decay`).
 fn apply(decay: Decay) {
@@ -55,8 +55,8 @@ pub struct Options {
     stats_file: [u8; PATH_MAX],
     stats_file_len: usize,
     /// The library's duplicate of stderr, taken at load when a report is
-    /// asked for (`crate::log_file::Kept`).
-    pub stderr: Option<crate::log_file::Kept>,
+    /// asked for (`crate::options::log_file::Kept`).
+    pub stderr: Option<crate::options::log_file::Kept>,
     /// When the library was loaded (CLOCK_MONOTONIC, ns): the report's
     /// wall time.
     pub loaded_ns: u64,
@@ -242,7 +242,7 @@ pub fn load() {
         }
     }
     if o.stats != Stats::Off {
-        o.stderr = crate::log_file::Kept::dup(2);
+        o.stderr = crate::options::log_file::Kept::dup(2);
         o.loaded_ns = crate::platform::now_ns();
         // SAFETY: getpid has no preconditions.
         o.loaded_pid = unsafe { libc::getpid() };

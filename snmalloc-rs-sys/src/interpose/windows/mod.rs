@@ -15,7 +15,7 @@ use crate::platform::windows_sys as sys;
 #[allow(dead_code)] // Parts are only used by the unit tests.
 pub mod x64;
 
-use crate::writer::Writer;
+use crate::process::writer::Writer;
 use core::ffi::c_void;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

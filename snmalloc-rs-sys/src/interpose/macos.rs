@@ -4,7 +4,7 @@
 //! Two mechanisms, as the system's own malloc tools use:
 //! 1. An interpose table (`__DATA,__interpose`): dyld rebinds every image's
 //!    calls to the listed libSystem functions to ours. Our replacements are
-//!    the functions of `crate::forwards` and `crate::libc_api` (not
+//!    the functions of `crate::c_api::forwards` and `crate::c_api::standard` (not
 //!    exported under the C names on macOS, or the table would point at
 //!    itself).
 //! 2. A malloc zone registered as the default zone, so that code that calls
@@ -15,7 +15,8 @@
 //! Compiled and type-checked on Linux by scripts/check-targets.sh; it has
 //! not been run on a Mac (see README).
 
-use crate::{ffi, forwards, libc_api};
+use crate::c_api::{forwards, standard as libc_api};
+use crate::ffi;
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_int, c_uint, c_void};
 
@@ -129,7 +130,7 @@ unsafe extern "C" fn zone_free_any(zone: *mut Zone, p: *mut c_void) {
     if p.is_null() {
         return;
     }
-    if crate::SnMalloc.owns(p.cast()) {
+    if crate::owns(p.cast()) {
         // SAFETY: our block.
         unsafe { ffi::snrs_free(p) }
     } else {
@@ -139,7 +140,7 @@ unsafe extern "C" fn zone_free_any(zone: *mut Zone, p: *mut c_void) {
     }
 }
 unsafe extern "C" fn zone_from_ptr(p: *const c_void) -> *mut Zone {
-    if crate::SnMalloc.owns(p.cast()) {
+    if crate::owns(p.cast()) {
         return ZONE.0.get();
     }
     // SAFETY: libSystem's own lookup for everything else.
@@ -211,7 +212,7 @@ pub struct Introspection {
 
 unsafe extern "C" fn z_size(_z: *mut Zone, p: *const c_void) -> usize {
     // The zone protocol: 0 for blocks that are not this zone's.
-    if crate::SnMalloc.owns(p.cast()) {
+    if crate::owns(p.cast()) {
         // SAFETY: our block.
         unsafe { ffi::snrs_usable_size(p) }
     } else {
@@ -254,7 +255,7 @@ unsafe extern "C" fn z_pressure_relief(_z: *mut Zone, _goal: usize) -> usize {
     0
 }
 unsafe extern "C" fn z_claimed_address(_z: *mut Zone, p: *mut c_void) -> u32 {
-    u32::from(crate::SnMalloc.owns(p.cast()))
+    u32::from(crate::owns(p.cast()))
 }
 unsafe extern "C" fn z_enumerator(
     _task: u32,
@@ -284,14 +285,14 @@ unsafe extern "C" fn z_force_lock(_z: *mut Zone) {}
 unsafe extern "C" fn z_force_unlock(_z: *mut Zone) {}
 unsafe extern "C" fn z_reinit_lock(_z: *mut Zone) {}
 unsafe extern "C" fn z_statistics(_z: *mut Zone, s: *mut MallocStatistics) {
-    let u = crate::SnMalloc::memory_usage();
+    let u = crate::memory();
     // SAFETY: the caller passes a valid statistics record.
     unsafe {
         *s = MallocStatistics {
             blocks_in_use: 0,
-            size_in_use: u.current,
-            max_size_in_use: u.peak,
-            size_allocated: u.current + u.retained,
+            size_in_use: u.in_use,
+            max_size_in_use: u.peak_in_use,
+            size_allocated: u.in_use + u.retained,
         }
     };
 }

@@ -8,10 +8,10 @@ use core::ffi::{c_int, c_void};
 /// it lets a program, or a test, check that this library really serves it.
 #[no_mangle]
 pub extern "C" fn snmalloc_rs_owns(p: *const c_void) -> c_int {
-    c_int::from(crate::SnMalloc.owns(p.cast()))
+    c_int::from(crate::owns(p.cast()))
 }
 
-/// `struct snmalloc_rs_memory_usage`: [`crate::MemoryUsage`] for C.
+/// `struct snmalloc_rs_memory_usage`: where the memory is (`crate::Memory`), for C.
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MemoryUsageC {
@@ -33,14 +33,14 @@ pub struct MemoryUsageC {
 /// `out` is NULL or valid for writing one `snmalloc_rs_memory_usage`.
 #[no_mangle]
 pub unsafe extern "C" fn snmalloc_rs_memory_usage(out: *mut MemoryUsageC) {
-    let u = crate::SnMalloc::memory_usage();
+    let u = crate::memory();
     // SAFETY: the caller passes NULL or a writable struct.
     if let Some(out) = unsafe { out.as_mut() } {
         *out = MemoryUsageC {
-            current: u.current,
-            peak: u.peak,
+            current: u.in_use,
+            peak: u.peak_in_use,
             retained: u.retained,
-            returned: u.returned,
+            returned: u.given_back,
             reserved: u.reserved,
         };
     }
@@ -50,5 +50,5 @@ pub unsafe extern "C" fn snmalloc_rs_memory_usage(out: *mut MemoryUsageC) {
 /// (`malloc_trim` does the same and returns whether there were any).
 #[no_mangle]
 pub extern "C" fn snmalloc_rs_trim() -> usize {
-    crate::SnMalloc::trim()
+    crate::trim()
 }
