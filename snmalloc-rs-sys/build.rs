@@ -70,7 +70,7 @@ fn main() {
     };
 
     // The allocator itself: no exceptions, no RTTI, static TLS.
-    let mut alloc = base("snmalloc_rs.cc");
+    let mut alloc = base("api/snmalloc_rs.cc");
     alloc
         .flag("-fno-exceptions")
         .flag("-fno-rtti")
@@ -120,7 +120,7 @@ fn main() {
     } else if target_os == "windows" {
         // MinGW's thread_local is emulated TLS, which allocates with the
         // CRT's malloc: the per-thread allocator lives in a Win32 TLS slot
-        // instead (shim/windows_thread.h), torn down by our TLS callback.
+        // instead (shim/process/windows_thread.h), torn down by our TLS callback.
         alloc.define("SNMALLOC_EXTERNAL_THREAD_ALLOC", None);
     } else {
         alloc.define("SNMALLOC_USE_PTHREAD_DESTRUCTORS", None);
@@ -145,6 +145,15 @@ fn main() {
     }
     alloc.compile("snmalloc_rs_alloc");
 
+    if feature("CHECK") {
+        // The hardened build's messages, its own unit (no snmalloc in it).
+        base("process/check_messages.cc")
+            .flag("-fno-exceptions")
+            .flag("-fno-rtti")
+            .define("SNMALLOC_CHECK_CLIENT", None)
+            .compile("snmalloc_rs_check");
+    }
+
     if over {
         let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
         link_args::write(&out_dir);
@@ -152,7 +161,7 @@ fn main() {
     if over && target_os == "linux" {
         // C++ operator new's failure path must throw std::bad_alloc and call
         // the new-handler: that one small file is built with exceptions.
-        base("new_failure.cc")
+        base("api/new_failure.cc")
             .flag("-fexceptions")
             .compile("snmalloc_rs_new");
     }

@@ -68,6 +68,7 @@ pub fn write(out_dir: &Path) {
     println!("cargo:rerun-if-changed=src/c_api/forward_table.rs");
     println!("cargo:rerun-if-changed=link_args.rs");
     let path = out_dir.join("link-args.txt");
-    std::fs::write(&path, options().join("\n") + "\n").expect("write link-args.txt");
+    let lines: String = options().iter().map(|o| format!("{o}\n")).collect();
+    std::fs::write(&path, lines).expect("write link-args.txt");
     println!("cargo:link_args={}", path.display());
 }

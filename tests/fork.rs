@@ -1,6 +1,6 @@
 //! fork() under the library, in the default and the hardened build, in the
 //! shapes where an allocator that makes fork wait can deadlock and one that
-//! does not can hand the child a held lock (shim/fork.h, docs/fork.md).
+//! does not can hand the child a held lock (shim/process/fork.h, docs/fork.md).
 //! Every shape completes under glibc's malloc, so it must here; each runs
 //! several times, since the races it looks for are not there on every run,
 //! and a watchdog in each program ends a hung run (exit status 124).

@@ -90,7 +90,7 @@ fn dlopen_instead_of_preload_does_not_crash() {
 #[test]
 fn does_not_load_the_cxx_runtime() {
     // Loading libstdc++ into every preloaded process would cost start-up
-    // time; references to it must be weak (shim/new_failure.cc).
+    // time; references to it must be weak (shim/api/new_failure.cc).
     let dynamic = Command::new("readelf")
         .arg("-dW")
         .arg(library())
@@ -205,7 +205,7 @@ fn exports_the_whole_family() {
         .filter(|s| s.starts_with("_Zn") || s.starts_with("_Zd"))
         .count();
     assert_eq!(operators, 20, "C++ operators exported: {exported:?}");
-    // fork stays libc's: the library needs no wrapper (shim/fork.h).
+    // fork stays libc's: the library needs no wrapper (shim/process/fork.h).
     assert!(!exported.contains("fork"), "fork is exported");
     // Nothing of snmalloc's C++ leaks out: every other export is ours.
     for s in &exported {

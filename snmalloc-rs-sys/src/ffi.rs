@@ -1,4 +1,4 @@
-//! The C++ side's functions (`shim/snmalloc_rs_api.h`), declared once.
+//! The C++ side's functions (`shim/api/snmalloc_rs_api.h`), declared once.
 
 use core::ffi::c_void;
 
@@ -50,7 +50,7 @@ extern "C" {
 extern "C" {
     /// 1 if this process began as a fork child copied while another thread
     /// was changing the allocator's shared state, which it then started
-    /// again empty (shim/fork.h).
+    /// again empty (shim/process/fork.h).
     pub fn snrs_fork_restarted() -> core::ffi::c_int;
 }
 

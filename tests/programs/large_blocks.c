@@ -1,6 +1,6 @@
 /* Large blocks of sizes that are not powers of two, each entry point, under
  * an address-space limit (set by the test with ulimit) or with none: the
- * library maps such blocks on their own (shim/exact_blocks.h). Checks contents across realloc, zeroing, alignment,
+ * library maps such blocks on their own (shim/backend/exact_blocks.h). Checks contents across realloc, zeroing, alignment,
  * usable sizes, frees from another thread and from a forked child, that a
  * single block of 85% of the limit is granted, and that the allocator still
  * owns what it serves.

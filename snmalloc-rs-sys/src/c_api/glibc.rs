@@ -7,7 +7,7 @@ use core::ffi::{c_char, c_int, c_void};
 // glibc's hook variables. Before glibc 2.34, glibc's own malloc called these
 // when set, so a plugin opened with RTLD_DEEPBIND (bound to glibc's malloc)
 // still reached us; later glibc ignores them, and its blocks reaching our
-// free are forwarded to it instead (see shim/snmalloc_rs.cc).
+// free are forwarded to it instead (see shim/api/snmalloc_rs.cc).
 type MallocHook = unsafe extern "C" fn(usize, *const c_void) -> *mut c_void;
 type FreeHook = unsafe extern "C" fn(*mut c_void, *const c_void);
 type ReallocHook = unsafe extern "C" fn(*mut c_void, usize, *const c_void) -> *mut c_void;

@@ -278,7 +278,7 @@ unsafe extern "C" fn z_print(_z: *mut Zone, _verbose: u32) {}
 unsafe extern "C" fn z_log(_z: *mut Zone, _p: *mut c_void) {}
 // Fork: libSystem calls force_lock before fork and force_unlock (parent) /
 // reinit_lock (child) after. The library's own pthread_atfork child handler
-// (snmalloc-rs-sys/shim/fork.h) already gives the child a consistent
+// (snmalloc-rs-sys/shim/process/fork.h) already gives the child a consistent
 // allocator without the parent waiting, so these take no lock; they must
 // exist, as libSystem calls them unconditionally.
 unsafe extern "C" fn z_force_lock(_z: *mut Zone) {}

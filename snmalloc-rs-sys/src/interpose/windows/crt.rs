@@ -211,6 +211,21 @@ fn owned(p: *const c_void) -> bool {
     unsafe { ffi::snrs_is_owned(p) != 0 }
 }
 
+/// The one dispatch of every entry that takes a block: a block that is
+/// neither null nor ours (the CRT's, from before the hooks) returns
+/// through the CRT's own code of the entry it was passed to, of kind
+/// `$kind` and type `$ty`, with the same arguments; null and our blocks
+/// carry on.
+macro_rules! foreign_goes_back {
+    ($e:ident, $p:expr, $kind:ident as $ty:ty, ($($arg:expr),*)) => {
+        if !$p.is_null() && !owned($p) {
+            // SAFETY: a block of the CRT's heap goes back to the CRT
+            // entry it was passed to; `$ty` is that entry's type.
+            return unsafe { original::<$e, $ty>(Kind::$kind)($($arg),*) };
+        }
+    };
+}
+
 fn fail<const E: usize>(e: i32) -> *mut c_void {
     set_errno::<E>(e);
     null_mut()
@@ -260,25 +275,17 @@ extern "C" fn calloc<const E: usize>(n: usize, size: usize) -> *mut c_void {
 }
 
 extern "C" fn free<const E: usize>(p: *mut c_void) {
-    if p.is_null() {
-        return;
-    }
-    if owned(p) {
+    foreign_goes_back!(E, p, Free as FreeFn, (p));
+    if !p.is_null() {
         // SAFETY: a block of ours, being freed by its owner.
         unsafe { ffi::snrs_free(p) }
-    } else {
-        // SAFETY: a block of the CRT's own heap goes back to it.
-        unsafe { original::<E, FreeFn>(Kind::Free)(p) }
     }
 }
 
 extern "C" fn realloc<const E: usize>(p: *mut c_void, size: usize) -> *mut c_void {
+    foreign_goes_back!(E, p, Realloc as ReallocFn, (p, size));
     if p.is_null() {
         return malloc::<E>(size);
-    }
-    if !owned(p) {
-        // SAFETY: a CRT block is resized by the CRT.
-        return unsafe { original::<E, ReallocFn>(Kind::Realloc)(p, size) };
     }
     if size == 0 {
         // The Microsoft CRT frees the block and returns NULL.
@@ -295,23 +302,16 @@ extern "C" fn msize<const E: usize>(p: *mut c_void) -> usize {
         set_errno::<E>(EINVAL);
         return usize::MAX;
     }
-    if owned(p) {
-        // SAFETY: a block of ours.
-        unsafe { ffi::snrs_usable_size(p) }
-    } else {
-        // SAFETY: a CRT block is measured by the CRT.
-        unsafe { original::<E, MsizeFn>(Kind::Msize)(p) }
-    }
+    foreign_goes_back!(E, p, Msize as MsizeFn, (p));
+    // SAFETY: a block of ours.
+    unsafe { ffi::snrs_usable_size(p) }
 }
 
 extern "C" fn expand<const E: usize>(p: *mut c_void, size: usize) -> *mut c_void {
     if p.is_null() {
         return fail::<E>(EINVAL);
     }
-    if !owned(p) {
-        // SAFETY: a CRT block is resized by the CRT.
-        return unsafe { original::<E, ReallocFn>(Kind::Expand)(p, size) };
-    }
+    foreign_goes_back!(E, p, Expand as ReallocFn, (p, size));
     // In place only: snmalloc blocks cannot grow past their size class.
     // SAFETY: a block of ours.
     if size <= unsafe { ffi::snrs_usable_size(p) } {
@@ -322,10 +322,7 @@ extern "C" fn expand<const E: usize>(p: *mut c_void, size: usize) -> *mut c_void
 }
 
 extern "C" fn recalloc<const E: usize>(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
-    if !p.is_null() && !owned(p) {
-        // SAFETY: a CRT block is resized by the CRT.
-        return unsafe { original::<E, RecallocFn>(Kind::Recalloc)(p, n, size) };
-    }
+    foreign_goes_back!(E, p, Recalloc as RecallocFn, (p, n, size));
     let Some(total) = n.checked_mul(size) else {
         return fail::<E>(ENOMEM);
     };
@@ -409,14 +406,9 @@ extern "C" fn aligned_offset_malloc<const E: usize>(
 }
 
 extern "C" fn aligned_free<const E: usize>(p: *mut c_void) {
-    if p.is_null() {
-        return;
-    }
-    if owned(p) {
+    foreign_goes_back!(E, p, AlignedFree as FreeFn, (p));
+    if !p.is_null() {
         free_block(p);
-    } else {
-        // SAFETY: a CRT block goes back to the CRT.
-        unsafe { original::<E, FreeFn>(Kind::AlignedFree)(p) }
     }
 }
 
@@ -425,10 +417,7 @@ extern "C" fn aligned_realloc<const E: usize>(
     size: usize,
     align: usize,
 ) -> *mut c_void {
-    if !p.is_null() && !owned(p) {
-        // SAFETY: a CRT block is resized by the CRT.
-        return unsafe { original::<E, AlignedReallocFn>(Kind::AlignedRealloc)(p, size, align) };
-    }
+    foreign_goes_back!(E, p, AlignedRealloc as AlignedReallocFn, (p, size, align));
     if !is_pow2(align) {
         return fail::<E>(EINVAL);
     }
@@ -444,14 +433,12 @@ extern "C" fn aligned_offset_realloc<const E: usize>(
     align: usize,
     offset: usize,
 ) -> *mut c_void {
-    if !p.is_null() && !owned(p) {
-        // SAFETY: a CRT block is resized by the CRT.
-        return unsafe {
-            original::<E, AlignedOffsetReallocFn>(Kind::AlignedOffsetRealloc)(
-                p, size, align, offset,
-            )
-        };
-    }
+    foreign_goes_back!(
+        E,
+        p,
+        AlignedOffsetRealloc as AlignedOffsetReallocFn,
+        (p, size, align, offset)
+    );
     if !is_pow2(align) || (size > 0 && offset >= size) {
         return fail::<E>(EINVAL);
     }
@@ -496,12 +483,12 @@ extern "C" fn aligned_recalloc<const E: usize>(
     size: usize,
     align: usize,
 ) -> *mut c_void {
-    if !p.is_null() && !owned(p) {
-        // SAFETY: a CRT block is resized by the CRT.
-        return unsafe {
-            original::<E, AlignedRecallocFn>(Kind::AlignedRecalloc)(p, n, size, align)
-        };
-    }
+    foreign_goes_back!(
+        E,
+        p,
+        AlignedRecalloc as AlignedRecallocFn,
+        (p, n, size, align)
+    );
     offset_recalloc::<E>(p, n, size, align, 0)
 }
 
@@ -512,14 +499,12 @@ extern "C" fn aligned_offset_recalloc<const E: usize>(
     align: usize,
     offset: usize,
 ) -> *mut c_void {
-    if !p.is_null() && !owned(p) {
-        // SAFETY: a CRT block is resized by the CRT.
-        return unsafe {
-            original::<E, AlignedOffsetRecallocFn>(Kind::AlignedOffsetRecalloc)(
-                p, n, size, align, offset,
-            )
-        };
-    }
+    foreign_goes_back!(
+        E,
+        p,
+        AlignedOffsetRecalloc as AlignedOffsetRecallocFn,
+        (p, n, size, align, offset)
+    );
     offset_recalloc::<E>(p, n, size, align, offset)
 }
 
@@ -528,11 +513,7 @@ extern "C" fn aligned_msize<const E: usize>(p: *mut c_void, align: usize, offset
         set_errno::<E>(EINVAL);
         return usize::MAX;
     }
-    if owned(p) {
-        // SAFETY: p is ours: the bytes from it to its block's end.
-        unsafe { ffi::snrs_block_remaining(p) }
-    } else {
-        // SAFETY: a CRT block is measured by the CRT.
-        unsafe { original::<E, AlignedMsizeFn>(Kind::AlignedMsize)(p, align, offset) }
-    }
+    foreign_goes_back!(E, p, AlignedMsize as AlignedMsizeFn, (p, align, offset));
+    // SAFETY: p is ours: the bytes from it to its block's end.
+    unsafe { ffi::snrs_block_remaining(p) }
 }

@@ -7,7 +7,7 @@
 //! functions patched to jump to ours (`crt`, `hook`), and a loader
 //! notification does the same for runtimes loaded later. The thread
 //! teardown of snmalloc's per-thread state lives with it in the C++ side
-//! (shim/windows_thread.h).
+//! (shim/process/windows_thread.h).
 
 mod crt;
 mod hook;

@@ -3,8 +3,8 @@
 // snmalloc's front end allocates from. It differs from upstream's
 // StandardConfig in the shared pool of memory (the part behind the global
 // lock), which here keeps freed ranges for reuse for a while and gives the
-// rest back to the OS at once (shim/ranges.h, docs/memory.md), and in the
-// platform layer (shim/pal.h).
+// rest back to the OS at once (shim/backend/ranges.h, docs/memory.md), and in the
+// platform layer (shim/pal/pal.h).
 //
 // A thread takes memory from its own caches first (slabs, then blocks of
 // up to 2 MiB in its local buddy allocator); those ask the shared pool:
@@ -17,9 +17,9 @@
 //   -> statistics -> each thread's local buddy allocator.
 #pragma once
 
-#include "pal.h"
-#include "radix_pagemap.h"
-#include "ranges.h"
+#include "pal/pal.h"
+#include "backend/radix_pagemap.h"
+#include "backend/ranges.h"
 
 #include <snmalloc/backend/backend.h>
 #include <snmalloc/backend/meta_protected_range.h>
@@ -32,7 +32,7 @@ namespace snrs
   /// (a range keeps its parent as a member, ContainsParent, or as a
   /// static, StaticParent). Each is constructed again in place, as the
   /// constinit object it was at start; what it held is forgotten. For a
-  /// fork child copied while another thread was inside one (shim/fork.h);
+  /// fork child copied while another thread was inside one (shim/process/fork.h);
   /// ranges a thread keeps as members are that thread's, and left alone.
   namespace restart
   {
@@ -164,11 +164,11 @@ namespace snrs
     {
       // Upstream's composition names its ranges privately: they are found
       // from what its accessors return.
-      using Self = ProtectedLocalState*;
+      using snmalloc::stl::declval;
       restart::statics_of<snmalloc::stl::remove_reference_t<
-        decltype(*Self(nullptr)->get_object_range())>>();
+        decltype(*declval<ProtectedLocalState&>().get_object_range())>>();
       restart::statics_of<snmalloc::stl::remove_reference_t<
-        decltype(Self(nullptr)->get_meta_range())>>();
+        decltype(declval<ProtectedLocalState&>().get_meta_range())>>();
       restart::statics_of<typename ProtectedLocalState::GlobalMetaRange>();
     }
   };
@@ -185,7 +185,7 @@ namespace snrs
     using Type = snmalloc::FlatPagemap<snmalloc::MIN_CHUNK_BITS, E, Pal, false>;
   };
 
-  /// Two levels, nothing reserved up front (shim/radix_pagemap.h): every
+  /// Two levels, nothing reserved up front (shim/backend/radix_pagemap.h): every
   /// process works whatever limits it has or gets, and locks (mlockall)
   /// only what it uses.
   struct RadixMap
@@ -260,7 +260,7 @@ namespace snrs
     }
 
     /// A fork child copied while another thread was changing shared state
-    /// (shim/fork.h): the shared pools and the pool of thread allocators
+    /// (shim/process/fork.h): the shared pools and the pool of thread allocators
     /// start again empty. The calling thread's allocator is its own and
     /// stays; the others belong to threads this process does not have.
     static void restart_shared()

@@ -1,6 +1,6 @@
 // Operating-system primitives the shim's policy code uses on Unix: keeping
 // errno across system calls, the monotonic clock (the decay of freed
-// memory, shim/ranges.h) and, on Linux, reading a small file such as a
+// memory, shim/backend/ranges.h) and, on Linux, reading a small file such as a
 // /proc setting. System calls are made with syscall(2): none of these is a
 // cancellation point (a pending pthread_cancel must not act inside the
 // allocator), and they need nothing of libc that may not be ready.

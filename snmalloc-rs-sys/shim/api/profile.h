@@ -3,8 +3,8 @@
 // inline function, so the default library's code is unchanged.
 #pragma once
 
-#include "exact_blocks.h"
-#include "snmalloc_rs.h"
+#include "backend/exact_blocks.h"
+#include "api/snmalloc_rs.h"
 
 namespace snrs::profile
 {

@@ -23,8 +23,8 @@
 // whose freed chunks (small blocks freed under a limit) then serve it.
 #pragma once
 
-#include "pal.h"
-#include "ranges.h"
+#include "pal/pal.h"
+#include "backend/ranges.h"
 
 #if defined(__linux__)
 #  define SNRS_EXACT_BLOCKS 1
@@ -61,7 +61,7 @@ namespace snrs::exact
   /// Every change is one store that publishes it (a slot's start, written
   /// after its length; a removed slot's start turned into TOMB; a rebuilt
   /// table's pointer), so that a fork child copied in the middle of one
-  /// finds the table as it was before or after it (shim/fork.h).
+  /// finds the table as it was before or after it (shim/process/fork.h).
   class Table
   {
     struct Slot
@@ -253,7 +253,7 @@ namespace snrs::exact
       return take_out(p);
     }
 
-    /// After a fork (shim/fork.h): the table is consistent by construction;
+    /// After a fork (shim/process/fork.h): the table is consistent by construction;
     /// its lock may have been copied held by a thread the child has not.
     void unlock_after_fork()
     {
@@ -561,7 +561,7 @@ namespace snrs::exact
 {
 
   /// A fork child copied while another thread was inside a section
-  /// (shim/fork.h): nothing kept (what was kept stays mapped, unused in
+  /// (shim/process/fork.h): nothing kept (what was kept stays mapped, unused in
   /// this child), and the table, consistent by construction, unlocked.
   inline void restart()
   {

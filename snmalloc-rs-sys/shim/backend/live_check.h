@@ -12,9 +12,10 @@
 // In every other build each hook is an empty inline function.
 #pragma once
 
-#include "snmalloc_rs.h"
+#include "api/snmalloc_rs.h"
+#include "process/check_messages.h"
 
-#include "exact_blocks.h"
+#include "backend/exact_blocks.h"
 
 #if defined(SNMALLOC_CHECK_CLIENT) && !defined(_WIN32)
 #  include <dlfcn.h>
@@ -26,9 +27,6 @@ namespace snrs::live
 {
 #ifdef SNMALLOC_CHECK_CLIENT
   using snmalloc::address_cast;
-
-  /// Aborts with the check build's message, naming the misuse and `p`.
-  [[noreturn]] SNMALLOC_COLD void misuse(const char* what, const void* p);
 
   using Entry = snmalloc::Config::PagemapEntry;
   using Flag = snmalloc::stl::Atomic<uint8_t>;
@@ -132,7 +130,7 @@ namespace snrs::live
   }
 
   /// A block handed out (`p` may be NULL: a failed allocation). A large
-  /// block mapped on its own (shim/exact_blocks.h) has no entry, no byte.
+  /// block mapped on its own (shim/backend/exact_blocks.h) has no entry, no byte.
   SNMALLOC_FAST_PATH_INLINE void* allocated(void* p)
   {
     if (p == nullptr)

@@ -10,7 +10,7 @@
 // runtime (one new-handler, one exception state). Without it (a C program,
 // or a C++ runtime other than libstdc++), a failing throwing new cannot
 // throw and aborts with a message.
-#include "snmalloc_rs.h"
+#include "api/snmalloc_rs.h"
 
 #include <new>
 #include <stdlib.h>

@@ -1,19 +1,19 @@
 // snmalloc, configured for snmalloc-rs, and the internal API of
 // snmalloc_rs.h. Built by build.rs with -fno-exceptions -fno-rtti, hidden
 // visibility and initial-exec TLS.
-#include "snmalloc_rs.h"
+#include "api/snmalloc_rs.h"
 
 #include <snmalloc/ds_core/defines.h>
 #include <unistd.h>
 
 #ifndef _WIN32
 // Our count of the threads inside snmalloc's sections replaces upstream's
-// PreventFork in every lock of snmalloc (shim/fork.h says why): upstream's
+// PreventFork in every lock of snmalloc (shim/process/fork.h says why): upstream's
 // class is renamed out of the way before any snmalloc header uses the name.
 #  define PreventFork UpstreamPreventFork
 #  include <snmalloc/ds_aal/prevent_fork.h>
 #  undef PreventFork
-#  include "fork.h"
+#  include "process/fork.h"
 namespace snmalloc
 {
   using PreventFork = snrs::fork::Section;
@@ -21,121 +21,18 @@ namespace snmalloc
 #endif
 
 #ifdef SNMALLOC_CHECK_CLIENT
-// In an optimised build snmalloc's failed checks are a bare trap (SIGILL,
-// no word of why). The hardened build should say what it caught.
-namespace snrs
-{
-  [[noreturn]] SNMALLOC_COLD void check_failed() noexcept;
-} // namespace snrs
-#  undef SNMALLOC_FAST_FAIL
-#  define SNMALLOC_FAST_FAIL() snrs::check_failed()
+#  include "process/check_messages.h"
 #endif
 
-#include "config.h"
+#include "backend/config.h"
 
 #include <snmalloc/snmalloc_core.h>
 
-#include "exact_blocks.h"
+#include "backend/foreign.h"
 
-#ifdef _WIN32
-#  include <malloc.h> // _msize
-#else
-#  include <dlfcn.h>
-#endif
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-namespace snrs
-{
-  using FreeFn = void (*)(void*);
-  using SizeFn = size_t (*)(void*);
-#if defined(__APPLE__)
-  constexpr const char* SIZE_FN = "malloc_size";
-#elif !defined(_WIN32)
-  constexpr const char* SIZE_FN = "malloc_usable_size";
-#endif
-
-  // The allocator that owned the process before us (glibc's, normally).
-  // Resolved once, by the library's initialiser or, if a foreign block
-  // arrives before that, then: pointers it handed out before our library
-  // took over, or that a plugin got from it directly, come back to it.
-  struct Previous
-  {
-    snmalloc::stl::Atomic<FreeFn> free_fn{nullptr};
-    snmalloc::stl::Atomic<SizeFn> size_fn{nullptr};
-    snmalloc::stl::Atomic<int> state{0}; // 0 unresolved, 1 resolving, 2 done
-  };
-
-  SNMALLOC_REQUIRE_CONSTINIT inline Previous previous;
-
-  SNMALLOC_SLOW_PATH inline bool resolve_previous()
-  {
-    int expected = 0;
-    if (previous.state.compare_exchange_strong(expected, 1))
-    {
-#if defined(SNRS_OVERRIDE) && defined(RTLD_NEXT)
-      // We export malloc/free ourselves: the owner of foreign memory is the
-      // next definition in lookup order. dlsym may allocate; that lands in
-      // snmalloc, which needs nothing resolved here, so it cannot recurse
-      // into this path with `state` still 1 except through a foreign free,
-      // which is then leaked rather than deadlocked.
-      previous.free_fn.store(
-        reinterpret_cast<FreeFn>(dlsym(RTLD_NEXT, "free")));
-      previous.size_fn.store(reinterpret_cast<SizeFn>(dlsym(RTLD_NEXT, SIZE_FN)));
-#elif defined(_WIN32)
-      // Used as a library only: the C runtime's heap owns the rest.
-      previous.free_fn.store(&::free);
-      previous.size_fn.store(&::_msize);
-#else
-      // Used as a library only: the process's own allocator owns the rest.
-      previous.free_fn.store(&::free);
-      previous.size_fn.store(
-        reinterpret_cast<SizeFn>(dlsym(RTLD_DEFAULT, SIZE_FN)));
-#endif
-      previous.state.store(2);
-    }
-    return previous.state.load() == 2;
-  }
-
-  /**
-   * snmalloc's hook for memory it does not own: pass_through = false makes
-   * snmalloc consult it in free/realloc/usable-size when the pagemap says a
-   * pointer is not ours. It never allocates.
-   */
-  class ForeignMemory
-  {
-  public:
-    static constexpr inline bool pass_through = false;
-
-    static void initialize() {}
-
-    template<class SizeAlign>
-    SNMALLOC_FAST_PATH static void* allocate(SizeAlign&&)
-    {
-      return nullptr;
-    }
-
-    SNMALLOC_SLOW_PATH static void deallocate(void* p)
-    {
-      if (p == nullptr || exact::release(p) || !resolve_previous())
-        return;
-      FreeFn f = previous.free_fn.load();
-      if (f != nullptr)
-        f(p);
-    }
-
-    SNMALLOC_SLOW_PATH static size_t alloc_size(const void* p)
-    {
-      if (size_t length = exact::usable_size(p); length != 0)
-        return length;
-      if (!resolve_previous())
-        return 0;
-      SizeFn f = previous.size_fn.load();
-      return f == nullptr ? 0 : f(const_cast<void*>(p));
-    }
-  };
-} // namespace snrs
 
 namespace snrs::live
 {
@@ -161,13 +58,13 @@ namespace snmalloc
 } // namespace snmalloc
 
 #ifdef _WIN32
-#  include "windows_thread.h"
+#  include "process/windows_thread.h"
 #endif
 
 #include <snmalloc/snmalloc_front.h>
 
-#include "live_check.h"
-#include "profile.h"
+#include "backend/live_check.h"
+#include "api/profile.h"
 
 using namespace snmalloc;
 using snrs::live::allocated;
@@ -190,7 +87,7 @@ namespace
   /// The alignment of malloc's blocks.
   constexpr size_t MALLOC_ALIGN = alignof(max_align_t);
 
-  /// A large block: mapped on its own (shim/exact_blocks.h) when it can
+  /// A large block: mapped on its own (shim/backend/exact_blocks.h) when it can
   /// be, else from snmalloc's pool by `alloc` (whose freed chunks serve it
   /// when the address space is used up: small blocks freed under a limit),
   /// or NULL with ENOMEM.
@@ -423,7 +320,7 @@ namespace
 {
 #ifndef _WIN32
   /// A fork child copied while another thread was changing shared state
-  /// starts it again empty (shim/fork.h).
+  /// starts it again empty (shim/process/fork.h).
   void restart_after_fork()
   {
     Alloc::Config::restart_shared();
@@ -523,217 +420,7 @@ SNRS_API size_t SNRS_NAME(block_remaining)(const void* p)
 }
 
 #ifdef _WIN32
-namespace snrs::win
-{
-  // Allocators of threads that allocated after their teardown, with a
-  // handle that is signalled once the thread has ended.
-  struct Orphan
-  {
-    Alloc* alloc;
-    HANDLE thread;
-  };
-
-  constexpr size_t MAX_ORPHANS = 256;
-  SNMALLOC_REQUIRE_CONSTINIT inline Orphan orphans[MAX_ORPHANS] = {};
-  SNMALLOC_REQUIRE_CONSTINIT inline FlagWord orphans_lock;
-  SNMALLOC_REQUIRE_CONSTINIT inline stl::Atomic<size_t> orphan_count{0};
-
-  DWORD ensure_index()
-  {
-    DWORD index = tls_index.load();
-    if (SNMALLOC_LIKELY(index != TLS_OUT_OF_INDEXES))
-      return index;
-    DWORD mine = TlsAlloc();
-    if (mine == TLS_OUT_OF_INDEXES)
-      snmalloc::error("snmalloc-rs: no TLS slot left for the allocator");
-    if (!tls_index.compare_exchange_strong(index, mine))
-    {
-      TlsFree(mine);
-      return index;
-    }
-    return mine;
-  }
-
-  /// Releases the allocators of orphans whose thread has ended.
-  void reap_orphans()
-  {
-    if (orphan_count.load(stl::memory_order_relaxed) == 0)
-      return;
-    Orphan done[MAX_ORPHANS];
-    size_t n = 0;
-    {
-      FlagLock lock(orphans_lock);
-      for (auto& o : orphans)
-      {
-        if (o.alloc != nullptr && WaitForSingleObject(o.thread, 0) == WAIT_OBJECT_0)
-        {
-          done[n++] = o;
-          o = {};
-          orphan_count--;
-        }
-      }
-    }
-    for (size_t i = 0; i < n; i++)
-    {
-      done[i].alloc->flush();
-      AllocPool<Config>::release(done[i].alloc);
-      CloseHandle(done[i].thread);
-    }
-  }
-
-  void adopt_orphan(Alloc* a)
-  {
-    HANDLE h = OpenThread(SYNCHRONIZE, FALSE, GetCurrentThreadId());
-    if (h == nullptr)
-      return; // Leaked: the one case where a thread's cache is never reused.
-    FlagLock lock(orphans_lock);
-    for (auto& o : orphans)
-    {
-      if (o.alloc == nullptr)
-      {
-        o = {a, h};
-        orphan_count++;
-        return;
-      }
-    }
-    CloseHandle(h);
-  }
-
-  SNMALLOC_SLOW_PATH Alloc& get_slow()
-  {
-    DWORD err = GetLastError();
-    DWORD index = ensure_index();
-    uintptr_t prev = slot_value(index);
-    if (prev > TORN_DOWN)
-    {
-      SetLastError(err);
-      return *reinterpret_cast<Alloc*>(prev);
-    }
-    reap_orphans();
-    Alloc* a = AllocPool<Config>::acquire();
-    TlsSetValue(index, a);
-    if (prev == TORN_DOWN)
-      adopt_orphan(a);
-    SetLastError(err);
-    return *a;
-  }
-} // namespace snrs::win
-
-SNRS_API void SNRS_NAME(thread_detach)(void)
-{
-  using namespace snrs::win;
-  DWORD index = tls_index.load();
-  if (index == TLS_OUT_OF_INDEXES)
-    return;
-  DWORD err = GetLastError();
-  uintptr_t a = slot_value(index);
-  if (a > TORN_DOWN)
-  {
-    auto* alloc = reinterpret_cast<Alloc*>(a);
-    alloc->flush();
-    AllocPool<Config>::release(alloc);
-  }
-  TlsSetValue(index, reinterpret_cast<void*>(TORN_DOWN));
-  reap_orphans();
-  SetLastError(err);
-}
-
-namespace snrs::win
-{
-  // snmalloc's Windows PAL reserves its pagemap and commits pages on first
-  // read, from a vectored exception handler that a static destructor
-  // removes at exit. Our replacements still run after that (the CRT frees
-  // through them during exit, and ask the pagemap about foreign blocks
-  // whose pages were never touched), so the same handler is registered once
-  // more, last, for good. The handler is private to PALWindows: explicit
-  // instantiation may name it (the standard's access exemption for it).
-  using Handler = LONG(NTAPI*)(struct _EXCEPTION_POINTERS*);
-  Handler lazy_commit_handler();
-  template<Handler H>
-  struct LazyCommit
-  {
-    friend Handler lazy_commit_handler()
-    {
-      return H;
-    }
-  };
-  template struct LazyCommit<&PALWindows::HandleReadonlyLazyCommit>;
-} // namespace snrs::win
-
-SNRS_API void SNRS_NAME(keep_lazy_commit)(void)
-{
-  AddVectoredExceptionHandler(0, snrs::win::lazy_commit_handler());
-}
-
-namespace
-{
-  // Runs at every thread's exit in the module that links us (DLL or EXE),
-  // after the Rust runtime's own TLS destructors (".CRT$XLB").
-  void NTAPI on_tls_event(PVOID, DWORD reason, PVOID)
-  {
-    if (reason == DLL_THREAD_DETACH)
-      SNRS_NAME(thread_detach)();
-  }
-} // namespace
-
-#  ifdef _MSC_VER
-// (MSVC: not compiled on this project's machines; see the README.)
-#    pragma section(".CRT$XLY", long, read)
-#    pragma comment(linker, "/INCLUDE:snrs_tls_thread_detach")
-extern "C" __declspec(allocate(".CRT$XLY"))
-const PIMAGE_TLS_CALLBACK snrs_tls_thread_detach = on_tls_event;
-#  else
-extern "C" __attribute__((section(".CRT$XLY"), used))
-const PIMAGE_TLS_CALLBACK snrs_tls_thread_detach = on_tls_event;
-#  endif
-#endif
-
-#ifdef SNMALLOC_CHECK_CLIENT
-namespace
-{
-  constexpr char CHECK_PREFIX[] = "snmalloc-rs (check build): ";
-
-  [[noreturn]] void fail_with(const char* what, const void* p)
-  {
-    // Formatted on the stack: the heap is not to be trusted here.
-    char line[256];
-    size_t n = 0;
-    auto put = [&](const char* s) {
-      while (*s != '\0' && n < sizeof line - 1)
-        line[n++] = *s++;
-    };
-    put(CHECK_PREFIX);
-    put(what);
-    if (p != nullptr)
-    {
-      put(" (address 0x");
-      auto a = reinterpret_cast<uintptr_t>(p);
-      for (int shift = 60; shift >= 0; shift -= 4)
-      {
-        unsigned digit = (a >> shift) & 0xf;
-        if (n < sizeof line - 1 && (digit != 0 || shift == 0 || line[n - 1] != 'x'))
-          line[n++] = "0123456789abcdef"[digit];
-      }
-      put(")");
-    }
-    put("; aborting\n");
-    (void)!write(STDERR_FILENO, line, n);
-    abort();
-  }
-} // namespace
-
-[[noreturn]] SNMALLOC_COLD void snrs::check_failed() noexcept
-{
-  fail_with(
-    "heap corruption detected (a write after free or past the end of a "
-    "block, a wrong size given to a sized free, or a corrupted free list)",
-    nullptr);
-}
-
-[[noreturn]] SNMALLOC_COLD void snrs::live::misuse(const char* what, const void* p)
-{
-  fail_with(what, p);
-}
+#  include "process/windows_teardown.h"
 #endif
 
 #ifdef SNRS_PROFILE

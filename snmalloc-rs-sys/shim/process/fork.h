@@ -14,7 +14,7 @@
 //    section left it: consistent, every lock free.
 // 4. Otherwise the child handler (the library's only pthread_atfork
 //    handler) replaces those structures by empty ones (restart_shared, of
-//    shim/config.h): the free memory they held is not reused in this child,
+//    shim/backend/config.h): the free memory they held is not reused in this child,
 //    and stays shared copy-on-write with the parent until it exits or execs.
 // 5. The parent never waits for anything, so fork() adds no lock order of
 //    the allocator's to the program's; no child inherits a held lock, so no

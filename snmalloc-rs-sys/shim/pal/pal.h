@@ -1,8 +1,8 @@
-// The platform layer snmalloc-rs gives snmalloc (the `Pal` of shim/config.h):
+// The platform layer snmalloc-rs gives snmalloc (the `Pal` of shim/backend/config.h):
 // upstream's DefaultPal, with these changes on Linux.
 //
 // 1. Freed memory goes back with the advice the policy names
-//    (SNMALLOC_DECAY, shim/memory_policy.h): MADV_DONTNEED, so that it
+//    (SNMALLOC_DECAY, shim/pal/memory_policy.h): MADV_DONTNEED, so that it
 //    leaves the resident set at once, or MADV_FREE, upstream's choice, which
 //    lets the kernel take it only when it needs memory (every RSS-based
 //    monitor then sees it as still held).
@@ -18,10 +18,10 @@
 //    of it). Address-space and data limits need no test here: mmap itself
 //    fails with ENOMEM.
 // 4. A reservation that fails is tried again after the freed large blocks
-//    kept for reuse are given back (shim/exact_blocks.h): under a limit,
+//    kept for reuse are given back (shim/backend/exact_blocks.h): under a limit,
 //    memory a program freed serves its next request of any size.
 // 5. Large blocks are mapped on their own (map_block, remap_block,
-//    unmap_block; shim/exact_blocks.h).
+//    unmap_block; shim/backend/exact_blocks.h).
 // 6. Entropy never aborts: getrandom, then /dev/urandom on any descriptor
 //    (upstream takes descriptor 0, which a program started with stdin
 //    closed gets, for a failure), then the 16 random bytes the kernel gives
@@ -32,7 +32,7 @@
 // Every function leaves errno as it was when it succeeds.
 #pragma once
 
-#include "memory_policy.h"
+#include "pal/memory_policy.h"
 
 #include <snmalloc/pal/pal.h>
 
@@ -48,7 +48,7 @@ namespace snrs
 {
 #if defined(__linux__)
   /// Gives back the freed large blocks kept for reuse; how many bytes
-  /// (shim/exact_blocks.h).
+  /// (shim/backend/exact_blocks.h).
   inline size_t release_kept_blocks() noexcept;
 
   class Pal : public snmalloc::DefaultPal
@@ -123,7 +123,7 @@ namespace snrs
   public:
     /// Committed memory of `length` bytes (pages) aligned to `align` (a
     /// power of two, at least a page), for a block mapped on its own
-    /// (shim/exact_blocks.h), or nullptr. Accounted by the kernel as
+    /// (shim/backend/exact_blocks.h), or nullptr. Accounted by the kernel as
     /// glibc's large blocks are (no MAP_NORESERVE).
     static void* map_block(size_t length, size_t align) noexcept
     {
@@ -171,14 +171,10 @@ namespace snrs
       // GRND_NONBLOCK (1): before the kernel's pool is ready, use the rest.
       if (syscall(SYS_getrandom, &r, sizeof r, 1) == sizeof r)
         return r;
-      long fd = syscall(SYS_openat, AT_FDCWD, "/dev/urandom", O_RDONLY | O_CLOEXEC);
-      if (fd >= 0)
-      {
-        long n = syscall(SYS_read, fd, &r, sizeof r);
-        syscall(SYS_close, fd);
-        if (n == sizeof r)
-          return r;
-      }
+      if (
+        os::read_file("/dev/urandom", reinterpret_cast<char*>(&r), sizeof r) ==
+        sizeof r)
+        return r;
       // splitmix64 of AT_RANDOM, the clock and a count of calls.
       static snmalloc::stl::Atomic<uint64_t> calls{0};
       uint64_t x = os::now_ns() ^ (calls.fetch_add(1) * 0x9E3779B97F4A7C15);

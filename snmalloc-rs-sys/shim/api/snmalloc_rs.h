@@ -1,4 +1,4 @@
-// The internal interface between snmalloc (shim/snmalloc_rs.cc) and the
+// The internal interface between snmalloc (shim/api/snmalloc_rs.cc) and the
 // Rust crate (snmalloc-rs-sys/src/lib.rs mirrors it). Every symbol is hidden: calls from the
 // exported Rust entry points are direct, never through the PLT.
 #pragma once
@@ -40,11 +40,11 @@ struct SnrsProfileTotals
   unsigned long long live, peak_live, largest;
 };
 
-// The functions, listed once (shim/snmalloc_rs_api.h).
-#include "snmalloc_rs_api.h"
+// The functions, listed once (shim/api/snmalloc_rs_api.h).
+#include "api/snmalloc_rs_api.h"
 
 #if defined(SNRS_OVERRIDE) && defined(__linux__)
-// Failure paths of C++ operator new (shim/new_failure.cc, the one unit
+// Failure paths of C++ operator new (shim/api/new_failure.cc, the one unit
 // built with exceptions): call the new-handler and retry, then throw
 // std::bad_alloc (or return NULL). `align` is 0 for the unaligned forms.
 SNRS_API void* snrs_new_failed(size_t size, size_t align);

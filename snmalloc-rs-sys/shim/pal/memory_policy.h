@@ -1,11 +1,11 @@
 // How freed memory goes back to the operating system, and which requests
 // are impossible: one policy for the process, set once at load
 // (`snrs_set_decay`, from the SNMALLOC_DECAY option read by src/process/config.rs)
-// and read by the PAL (shim/pal.h) and the retained range
-// (shim/ranges.h).
+// and read by the PAL (shim/pal/pal.h) and the retained range
+// (shim/backend/ranges.h).
 #pragma once
 
-#include "os.h"
+#include "pal/os.h"
 
 #include <snmalloc/stl/atomic.h>
 #include <stddef.h>

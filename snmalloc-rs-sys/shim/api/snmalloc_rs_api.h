@@ -36,7 +36,7 @@ SNRS_FN(void*, block_start, (const void* p))
 SNRS_FN(size_t, block_remaining, (const void* p))
 // 1 if this process began as a fork child copied while another thread was
 // changing the allocator's shared state, which it then started again empty
-// (shim/fork.h). Unix.
+// (shim/process/fork.h). Unix.
 #ifndef _WIN32
 SNRS_FN(int, fork_restarted, (void))
 #endif

@@ -1,5 +1,5 @@
 // The ranges of memory that snmalloc-rs adds to snmalloc's backend
-// (composed in shim/config.h). snmalloc's backend is a pipeline of ranges,
+// (composed in shim/backend/config.h). snmalloc's backend is a pipeline of ranges,
 // each asking its parent for memory it does not have and handing back what
 // it does not keep; these follow upstream's conventions (alloc_range /
 // dealloc_range, `Aligned`, `ConcurrencySafe`, `ChunkBounds`).
@@ -10,14 +10,14 @@
 //   at once, and a program that frees and allocates large blocks in a loop
 //   pays for the kernel on each cycle (upstream snmalloc issue 811).
 // - DecommitRange gives ranges back to the OS on their way into the shared
-//   pool, with the policy's advice (shim/pal.h).
+//   pool, with the policy's advice (shim/pal/pal.h).
 // - ReservedRange counts the address space reserved from the OS.
 // - SharedLock is upstream's LockRange with one more operation under its
 //   lock: trim(), which empties RetainRange (malloc_trim).
 #pragma once
 
-#include "memory_policy.h"
-#include "os.h"
+#include "pal/memory_policy.h"
+#include "pal/os.h"
 
 #include <snmalloc/backend_helpers/backend_helpers.h>
 
