@@ -111,11 +111,17 @@ fn successful_calls_leave_errno_alone() {
 
 #[test]
 fn the_launcher_runs_musl_programs_on_the_musl_build() {
-    musl_library();
-    let launcher = common::library().with_file_name("snmalloc-run");
+    // The launcher takes the musl build from next to the library it would
+    // preload: both copied into a directory of their own (in Cargo's
+    // layout the library may be only in deps/, where no musl build is).
+    let dir = common::scratch("musl-launch");
+    std::fs::copy(common::library(), dir.join("libsnmalloc_rs.so")).unwrap();
+    std::fs::copy(musl_library(), dir.join("libsnmalloc_rs-musl.so")).unwrap();
     let exe = musl_program("musl_api.c");
-    let out = Command::new(&launcher)
+    let out = Command::new(common::launcher())
         .arg("--verbose")
+        .arg("--lib")
+        .arg(dir.join("libsnmalloc_rs.so"))
         .arg(&exe)
         .env_remove("LD_PRELOAD")
         .output()

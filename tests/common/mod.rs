@@ -266,3 +266,20 @@ pub fn python3() -> &'static Path {
         PathBuf::from(ok("python3 sys.executable", &out).trim())
     })
 }
+
+/// The launcher this `cargo test` built (target/<profile>/snmalloc-run; the
+/// snmalloc-run package's tests make Cargo build it).
+pub fn launcher() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let launcher = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("snmalloc-run");
+    assert!(
+        launcher.is_file(),
+        "{} not built (cargo test builds it with the workspace)",
+        launcher.display()
+    );
+    launcher
+}
