@@ -87,6 +87,12 @@ fn an_unknown_name_is_warned_about_once_per_process_not_per_exec() {
     let out = sh("/bin/true; exec env true", &[("SNMALLOC_STAT", "1")]);
     let err = text(&out.stderr);
     assert_eq!(err.matches("SNMALLOC_STAT is not").count(), 2, "{err}");
+    // An option of 0.8.0 that is gone says why.
+    let err = text(&sh("true", &[("SNMALLOC_PAGEMAP", "compact")]).stderr);
+    assert!(
+        err.starts_with("snmalloc-rs: SNMALLOC_PAGEMAP is no longer an option: there is one build"),
+        "{err}"
+    );
     // The library's own build-time variables are no options to warn about.
     let out = sh("true", &[("SNMALLOC_RS_FLAT_PAGEMAP", "1")]);
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));

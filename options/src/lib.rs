@@ -40,6 +40,13 @@ pub const ALL: [&CStr; 5] = [STATS, STATS_FILE, VERBOSE, DECAY, REPORT_PID];
 /// warning: the build's (`SNMALLOC_RS_*`, `SNMALLOC_SYS_SRC`).
 pub const NOT_OPTIONS: [&[u8]; 2] = [b"SNMALLOC_RS_", b"SNMALLOC_SYS_"];
 
+/// Options of earlier versions, and why they are gone: the warning for
+/// one says so rather than "not an option".
+pub const RETIRED: [(&[u8], &str); 1] = [(
+    b"SNMALLOC_PAGEMAP",
+    "there is one build, whose two-level pagemap serves every process, limits or not",
+)];
+
 /// A boolean value, as mimalloc reads them: `1`, `on`, `true`, `yes` or
 /// `0`, `off`, `false`, `no` (any case, spaces around allowed); the empty
 /// value is off. `None` for anything else.

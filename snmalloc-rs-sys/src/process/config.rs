@@ -171,6 +171,12 @@ fn unknown_names() {
             && !options::ALL.iter().any(|o| o.to_bytes() == name)
             && !options::NOT_OPTIONS.iter().any(|p| name.starts_with(p))
         {
+            if let Some((_, why)) = options::RETIRED.iter().find(|(r, _)| *r == name) {
+                warn(format_args!(
+                    "{} is no longer an option: {why}; ignored",
+                    Escaped(name)
+                ));
+            } else {
             match options::closest(name) {
                 Some(o) => warn(format_args!(
                     "{} is not an option of snmalloc-rs (did you mean {}?); ignored",
@@ -181,6 +187,7 @@ fn unknown_names() {
                     "{} is not an option of snmalloc-rs; ignored",
                     Escaped(name)
                 )),
+            }
             }
         }
         // SAFETY: still within the NULL-terminated array.
