@@ -42,6 +42,20 @@ fn booleans_are_read_as_mimalloc_reads_them() {
         let err = text(&out.stderr);
         assert!(err.is_empty(), "SNMALLOC_STATS={off:?}: {err}");
     }
+    // A file implies the report, unless the switch says off.
+    let dir = scratch("stats-off-file");
+    let file = dir.join("r.txt");
+    sh(
+        "true",
+        &[
+            ("SNMALLOC_STATS", "off"),
+            ("SNMALLOC_STATS_FILE", file.to_str().unwrap()),
+        ],
+    );
+    assert!(
+        !file.exists(),
+        "SNMALLOC_STATS=off with a file still reported"
+    );
     for on in ["on", "true", "yes", "1", "Yes", " 1 "] {
         let out = sh("true", &[("SNMALLOC_STATS", on)]);
         let err = text(&out.stderr);

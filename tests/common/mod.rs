@@ -13,9 +13,11 @@ pub fn library() -> &'static Path {
     LIB.get_or_init(|| {
         let exe = std::env::current_exe().expect("test executable path");
         let deps = exe.parent().expect("deps dir");
+        // deps/ first: what this `cargo test` built. The copy one level up
+        // is only refreshed by `cargo build`, and may be older.
         let candidates = [
-            deps.join("../libsnmalloc_rs.so"),
             deps.join("libsnmalloc_rs.so"),
+            deps.join("../libsnmalloc_rs.so"),
         ];
         let lib = candidates
             .iter()

@@ -240,8 +240,8 @@ pub fn load() {
         if !bytes.is_empty() && bytes.len() < PATH_MAX {
             o.stats_file[..bytes.len()].copy_from_slice(bytes);
             o.stats_file_len = bytes.len();
-            // A file implies the report.
-            if o.stats == Stats::Off {
+            // A file implies the report, unless SNMALLOC_STATS said off.
+            if var(STATS).is_none() {
                 o.stats = Stats::Text;
             }
         } else if say && !bytes.is_empty() {
